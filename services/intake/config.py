@@ -1,0 +1,21 @@
+"""Intake settings: INTAKE_* from the environment."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import BaseServiceSettings
+
+
+class IntakeSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "intake"
+    default_port: ClassVar[int] = 8101
+
+    # Base64 X25519 public key of triage, for sealing message text on the bus.
+    # In development both services read var/keys/triage-content.pub.
+    triage_content_public_key: SecretStr | None = None

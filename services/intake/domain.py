@@ -1,0 +1,42 @@
+"""Intake's pure rules: references, follow-up tokens, contact normalisation."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+
+# Crockford's base32 without I, L, O, U: easy to read aloud and to type on a phone.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_PREFIX = "SND-"
+REFERENCE_LENGTH = 5
+
+
+def new_reference() -> str:
+    """A short human reference such as SND-7K3Q9 (unique only with the database's help)."""
+    return REFERENCE_PREFIX + "".join(
+        secrets.choice(_REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)
+    )
+
+
+def new_follow_up_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(token: str) -> str:
+    """Follow-up tokens are random and long, so one SHA-256 is enough to store them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_handle(channel: str, handle: str) -> str:
+    """The form of a contact handle used for matching: case, spaces and phone punctuation."""
+    text = unicodedata.normalize("NFKC", handle).strip().lower()
+    if channel in ("whatsapp", "signal", "phone"):
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return ("+" + digits) if digits else text
+    return text
+
+
+def field_aad(table: str, column: str, row_id: str) -> bytes:
+    """Binds a ciphertext to its row and column, so it cannot be moved to another."""
+    return f"sanad:{table}.{column}:{row_id}".encode()

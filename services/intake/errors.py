@@ -1,0 +1,9 @@
+"""Intake's errors, each with its status."""
+
+from __future__ import annotations
+
+from shared.errors import NotFound
+
+
+class TicketNotFound(NotFound):
+    slug, title = "ticket-not-found", "Ticket not found"

@@ -1,0 +1,31 @@
+"""Intake's HTTP routes: thin, one service call each."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from services.intake import service
+from services.intake.deps import CommitterDep, HandlerDep, KeysDep, RuntimeDep, SessionDep
+from services.intake.models import TicketAccepted, TicketCreate, TicketPublic
+
+router = APIRouter(prefix="/v1", tags=["tickets"])
+
+
+@router.post("/tickets", status_code=status.HTTP_202_ACCEPTED, response_model=TicketAccepted)
+async def create_ticket(
+    body: TicketCreate, keys: KeysDep, committer: CommitterDep, runtime: RuntimeDep
+) -> TicketAccepted:
+    """Submit a ticket (public): answered once it is stored, with a reference and a token."""
+    return await service.submit_ticket(
+        data=body, keys=keys, committer=committer, outbox=runtime.outbox
+    )
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketPublic)
+async def get_ticket(
+    ticket_id: uuid.UUID, session: SessionDep, keys: KeysDep, _: HandlerDep
+) -> TicketPublic:
+    """A ticket with its messages and contact decrypted (handler, coordinator)."""
+    return await service.read_ticket(session=session, keys=keys, ticket_id=ticket_id)

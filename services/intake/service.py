@@ -1,0 +1,193 @@
+"""Intake's use cases. Writes go through the group committer with their outbox rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import domain, repository
+from services.intake.errors import TicketNotFound
+from services.intake.keys import IntakeKeys
+from services.intake.models import (
+    Author,
+    ContactPublic,
+    Message,
+    MessagePublic,
+    Requester,
+    RequesterPublic,
+    Ticket,
+    TicketAccepted,
+    TicketCreate,
+    TicketPublic,
+    TicketStatus,
+    TriageSummary,
+)
+from shared.contracts import TicketReceived, TicketReceivedData, TicketTriaged
+from shared.crypto import decrypt_field, encrypt_field, new_data_key, seal, unwrap_data_key
+from shared.groupcommit import GroupCommitter, RowSet
+from shared.messaging.outbox import outbox_rows
+
+_REFERENCE_TRIES = 5
+
+
+def sealed_text_aad(ticket_id: uuid.UUID) -> bytes:
+    """What binds the sealed text on the bus to its ticket."""
+    return f"sanad:ticket.received:{ticket_id}".encode()
+
+
+async def submit_ticket(
+    *,
+    data: TicketCreate,
+    keys: IntakeKeys,
+    committer: GroupCommitter,
+    outbox: Table,
+    now: datetime | None = None,
+) -> TicketAccepted:
+    """Store a new ticket encrypted, with its `ticket.received` event; durable on return."""
+    received_at = now or datetime.now(UTC)
+    token = domain.new_follow_up_token()
+    for attempt in range(_REFERENCE_TRIES):
+        ticket_id, reference = uuid.uuid4(), domain.new_reference()
+        rows = _ticket_rows(data, keys, outbox, ticket_id, reference, token, received_at)
+        try:
+            await committer.write(rows)
+        except IntegrityError:
+            # Almost always a reference that is taken: draw another.
+            if attempt == _REFERENCE_TRIES - 1:
+                raise
+            continue
+        return TicketAccepted(
+            id=ticket_id, reference=reference, received_at=received_at, follow_up_token=token
+        )
+    raise AssertionError("unreachable")
+
+
+def _ticket_rows(
+    data: TicketCreate,
+    keys: IntakeKeys,
+    outbox: Table,
+    ticket_id: uuid.UUID,
+    reference: str,
+    token: str,
+    received_at: datetime,
+) -> RowSet:
+    requester_id, message_id = uuid.uuid4(), uuid.uuid4()
+    rid = str(requester_id)
+    data_key, wrapped = new_data_key(keys.master, aad=rid.encode())
+    contact = data.contact
+    requester = {
+        "id": requester_id,
+        "wrapped_key": wrapped,
+        "name_enc": (
+            encrypt_field(data_key, data.requester_name,
+                          aad=domain.field_aad("requesters", "name", rid))
+            if data.requester_name else None
+        ),
+        "contact_channel": contact.channel.value if contact else None,
+        "contact_handle_enc": (
+            encrypt_field(data_key, contact.handle,
+                          aad=domain.field_aad("requesters", "contact_handle", rid))
+            if contact else None
+        ),
+        "contact_index": None,
+        "role": data.requester_role.value,
+        "country": data.country.upper() if data.country else None,
+        "created_at": received_at,
+    }
+    ticket = {
+        "id": ticket_id, "reference": reference, "requester_id": requester_id,
+        "channel": data.channel.value, "declared_language": data.language,
+        "status": TicketStatus.new.value, "follow_up_hash": domain.hash_token(token),
+        "received_at": received_at, "category": None, "priority": None, "triaged_at": None,
+    }
+    message = {
+        "id": message_id, "ticket_id": ticket_id, "author": Author.requester.value,
+        "body_enc": encrypt_field(
+            data_key, data.text, aad=domain.field_aad("messages", "body", str(message_id))
+        ),
+        "created_at": received_at,
+    }
+    event = TicketReceived(
+        ticket_id=ticket_id,
+        occurred_at=received_at,
+        data=TicketReceivedData(
+            reference=reference, requester_id=requester_id, channel=data.channel,
+            requester_role=data.requester_role, declared_language=data.language,
+            country=requester["country"], received_at=received_at,
+            sealed_text=seal(keys.triage_public, data.text, aad=sealed_text_aad(ticket_id)),
+        ),
+    )
+    rows = RowSet(writes_outbox=True)
+    rows.add(Requester.__table__, requester)  # type: ignore[attr-defined]
+    rows.add(Ticket.__table__, ticket)  # type: ignore[attr-defined]
+    rows.add(Message.__table__, message)  # type: ignore[attr-defined]
+    rows.add(outbox, *outbox_rows([event]))
+    return rows
+
+
+async def read_ticket(
+    *, session: AsyncSession, keys: IntakeKeys, ticket_id: uuid.UUID
+) -> TicketPublic:
+    """A ticket with its requester and messages decrypted, for a handler."""
+    ticket = await repository.get_ticket(session, ticket_id)
+    if ticket is None:
+        raise TicketNotFound()
+    requester = await repository.get_requester(session, ticket.requester_id)
+    if requester is None or requester.wrapped_key is None:
+        raise TicketNotFound("The requester of this ticket has been erased.")
+    rid = str(requester.id)
+    data_key = unwrap_data_key(keys.masters, requester.wrapped_key, aad=rid.encode())
+    messages = await repository.list_messages(session, ticket.id)
+    name = (
+        decrypt_field(data_key, requester.name_enc,
+                      aad=domain.field_aad("requesters", "name", rid))
+        if requester.name_enc else None
+    )
+    contact = None
+    if requester.contact_handle_enc and requester.contact_channel:
+        contact = ContactPublic(
+            channel=requester.contact_channel,  # type: ignore[arg-type]
+            handle=decrypt_field(data_key, requester.contact_handle_enc,
+                                 aad=domain.field_aad("requesters", "contact_handle", rid)),
+        )
+    triage = None
+    if ticket.category and ticket.priority and ticket.triaged_at:
+        triage = TriageSummary(
+            category=ticket.category,  # type: ignore[arg-type]
+            priority=ticket.priority,  # type: ignore[arg-type]
+            triaged_at=ticket.triaged_at,
+        )
+    return TicketPublic(
+        id=ticket.id, reference=ticket.reference, status=ticket.status,  # type: ignore[arg-type]
+        channel=ticket.channel,  # type: ignore[arg-type]
+        declared_language=ticket.declared_language, received_at=ticket.received_at,
+        requester=RequesterPublic(
+            id=requester.id, name=name, contact=contact,
+            role=requester.role,  # type: ignore[arg-type]
+            country=requester.country,
+        ),
+        messages=[
+            MessagePublic(
+                id=m.id, author=m.author,  # type: ignore[arg-type]
+                text=decrypt_field(data_key, m.body_enc,
+                                   aad=domain.field_aad("messages", "body", str(m.id))),
+                created_at=m.created_at,
+            )
+            for m in messages
+        ],
+        triage=triage,
+    )
+
+
+async def apply_triage(*, session: AsyncSession, event: TicketTriaged) -> None:
+    """Show triage's result on the ticket."""
+    if event.ticket_id is None:
+        return
+    await repository.set_triage(
+        session, event.ticket_id, category=event.data.category.value,
+        priority=event.data.priority.value, triaged_at=event.data.triaged_at,
+    )

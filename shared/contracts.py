@@ -1,0 +1,241 @@
+"""THE contract between services: streams, subjects, the event envelope and payloads.
+
+Every event is a frozen envelope whose `type` is also its NATS subject
+(`sanad.<producer>.<thing>.<verb>`). Payloads carry ids, categories and
+timings; personal text travels only sealed for the one service allowed to
+read it (see `shared.crypto.seal`). A breaking change is a new event type.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+SUBJECT_ROOT = "sanad"
+DLQ_PREFIX = f"{SUBJECT_ROOT}.dlq"
+
+
+class ContractError(ValueError):
+    """A message that is not a valid event of this contract."""
+
+
+# --- vocabulary shared by the services (taxonomy.md) -------------------------
+
+
+class Channel(StrEnum):
+    web = "web"
+    email = "email"
+    whatsapp = "whatsapp"
+    signal = "signal"
+    api = "api"
+    referral = "referral"
+
+
+class RequesterRole(StrEnum):
+    journalist = "journalist"
+    activist = "activist"
+    hrd = "hrd"
+    lgbtq = "lgbtq"
+    civil_society = "civil_society"
+    private_person = "private_person"
+    unknown = "unknown"
+
+
+class Category(StrEnum):
+    account_compromise = "account_compromise"
+    account_suspension = "account_suspension"
+    impersonation = "impersonation"
+    doxxing = "doxxing"
+    threats = "threats"
+    harassment = "harassment"
+    sextortion = "sextortion"
+    defamation = "defamation"
+    device_compromise = "device_compromise"
+    surveillance = "surveillance"
+    phishing = "phishing"
+    device_seizure = "device_seizure"
+    entrapment = "entrapment"
+    website_attack = "website_attack"
+    censorship = "censorship"
+    advice = "advice"
+    out_of_scope = "out_of_scope"
+
+
+class Flag(StrEnum):
+    physical_threat = "physical_threat"
+    detained = "detained"
+    gbv = "gbv"
+    lgbtq_targeting = "lgbtq_targeting"
+    minor = "minor"
+    ongoing = "ongoing"
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+# --- streams -----------------------------------------------------------------
+
+
+class StreamSpec(BaseModel):
+    """A JetStream stream with explicit retention limits."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    subjects: tuple[str, ...]
+    max_age: timedelta = timedelta(days=7)
+    max_bytes: int = 1 << 30
+    max_msgs: int = 5_000_000
+    max_msg_size: int = 1 << 20
+    duplicate_window: timedelta = timedelta(minutes=10)
+
+
+def _producer_stream(producer: str) -> StreamSpec:
+    return StreamSpec(
+        name=f"SANAD_{producer.upper()}", subjects=(f"{SUBJECT_ROOT}.{producer}.>",)
+    )
+
+
+STREAMS: tuple[StreamSpec, ...] = (
+    _producer_stream("intake"),
+    _producer_stream("triage"),
+    _producer_stream("escalation"),
+    # Dead letters are kept longer: a person has to look at each one.
+    StreamSpec(name="SANAD_DLQ", subjects=(f"{DLQ_PREFIX}.>",), max_age=timedelta(days=30)),
+)
+
+
+def dlq_subject(service: str) -> str:
+    return f"{DLQ_PREFIX}.{service}"
+
+
+def stream_for(subject: str) -> StreamSpec:
+    """The stream that captures `subject`."""
+    for spec in STREAMS:
+        for pattern in spec.subjects:
+            if subject.startswith(pattern.removesuffix(">")):
+                return spec
+    raise ContractError(f"no stream captures subject {subject!r}")
+
+
+# --- the envelope ------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Envelope(BaseModel):
+    """What every event carries around its payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=_now)
+    producer: str
+    ticket_id: uuid.UUID | None = None
+    data: Payload
+
+    @property
+    def subject(self) -> str:
+        return self.type
+
+
+# --- intake ------------------------------------------------------------------
+
+
+class TicketReceivedData(Payload):
+    reference: str
+    requester_id: uuid.UUID
+    channel: Channel
+    requester_role: RequesterRole
+    declared_language: str | None = None
+    country: str | None = None
+    received_at: datetime
+    # The message text sealed for triage alone (shared.crypto.seal); opaque to others.
+    sealed_text: str
+
+
+class TicketReceived(Envelope):
+    type: Literal["sanad.intake.ticket.received"] = "sanad.intake.ticket.received"
+    producer: Literal["intake"] = "intake"
+    data: TicketReceivedData
+
+
+# --- triage ------------------------------------------------------------------
+
+
+class TicketTriagedData(Payload):
+    category: Category
+    secondary_categories: tuple[Category, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    priority: Priority
+    language: str
+    confidence: float = Field(ge=0.0, le=1.0)
+    needs_review: bool
+    # Rule ids only: the words that fired stay in triage, they may quote the person.
+    rule_ids: tuple[str, ...] = ()
+    requester_role: RequesterRole
+    channel: Channel
+    country: str | None = None
+    received_at: datetime
+    triaged_at: datetime
+
+
+class TicketTriaged(Envelope):
+    type: Literal["sanad.triage.ticket.triaged"] = "sanad.triage.ticket.triaged"
+    producer: Literal["triage"] = "triage"
+    data: TicketTriagedData
+
+
+# --- the union and its codec -------------------------------------------------
+
+Event: TypeAlias = Annotated[TicketReceived | TicketTriaged, Field(discriminator="type")]
+EVENT_TYPES: tuple[type[Envelope], ...] = (TicketReceived, TicketTriaged)
+
+
+def subject_of(cls: type[Envelope]) -> str:
+    """The subject (and `type`) of an event class."""
+    return str(cls.model_fields["type"].default)
+
+
+SUBJECTS: tuple[str, ...] = tuple(subject_of(cls) for cls in EVENT_TYPES)
+
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def encode(event: Envelope) -> bytes:
+    """Serialise an event for the bus."""
+    return event.model_dump_json().encode()
+
+
+def decode(raw: bytes, *, subject: str | None = None) -> Event:
+    """Parse bytes from the bus; any defect raises ContractError."""
+    try:
+        event = _event_adapter.validate_json(raw)
+    except ValidationError as exc:
+        # Only the error locations and kinds: the input may hold personal text.
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
+        raise ContractError(f"invalid event: {where}") from None
+    if subject is not None and event.type != subject:
+        raise ContractError(f"event type {event.type!r} arrived on subject {subject!r}")
+    return event
+
+
+def event_json_schema(cls: type[Envelope]) -> dict[str, object]:
+    """The JSON Schema of one event type, as committed under tests/contract/schemas."""
+    return cls.model_json_schema(mode="serialization")

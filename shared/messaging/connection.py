@@ -1,0 +1,59 @@
+"""Connecting to NATS and declaring the contract's streams."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+from shared.contracts import STREAMS, StreamSpec
+from shared.settings import BaseServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+async def connect(settings: BaseServiceSettings, *, name: str) -> Client:
+    """Connect to NATS, retrying for a while at start and reconnecting forever after."""
+    password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    return await nats.connect(
+        settings.nats_url,
+        name=name,
+        user=settings.nats_user,
+        password=password,
+        connect_timeout=2,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        allow_reconnect=True,
+    )
+
+
+def stream_config(spec: StreamSpec) -> StreamConfig:
+    return StreamConfig(
+        name=spec.name,
+        subjects=list(spec.subjects),
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.OLD,
+        max_age=spec.max_age.total_seconds(),
+        max_bytes=spec.max_bytes,
+        max_msgs=spec.max_msgs,
+        max_msg_size=spec.max_msg_size,
+        duplicate_window=spec.duplicate_window.total_seconds(),
+        num_replicas=1,
+    )
+
+
+async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS) -> None:
+    """Create each stream, or bring an existing one up to the contract's limits."""
+    for spec in specs:
+        config = stream_config(spec)
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Exists with another configuration: the contract wins.
+            await js.update_stream(config)
+        log.debug("stream.ensured", extra={"stream": spec.name})

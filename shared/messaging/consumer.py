@@ -1,0 +1,203 @@
+"""Durable pull consumers: idempotent handlers, ack after commit, nak, term and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import Tracer
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import ContractError, Envelope, decode, dlq_subject, stream_for
+from shared.db import SessionMaker
+from shared.messaging.inbox import already_applied, record_applied
+from shared.telemetry import consume_span
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A message that can never be applied: it goes to the dead-letter subject at once."""
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One durable consumer: `<consumer>-<producer>-<thing>-<verb>` on one subject."""
+
+    service: str
+    subject: str
+    handler: Handler
+
+    @property
+    def durable(self) -> str:
+        return f"{self.service}-" + "-".join(self.subject.split(".")[1:]).replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    max_deliver: int = 5
+    ack_wait: float = 30.0
+    batch: int = 64
+    idle_wait: float = 1.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+
+
+def backoff(delivered: int, opts: ConsumerOptions) -> float:
+    """Delay before the next delivery of a message that failed `delivered` times."""
+    return float(min(opts.backoff_base * 2 ** max(delivered - 1, 0), opts.backoff_max))
+
+
+class Consumer:
+    """Pulls one durable consumer and applies its handler, a batch per transaction."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        js: JetStreamContext,
+        sessions: SessionMaker,
+        inbox: Table,
+        tracer: Tracer,
+        options: ConsumerOptions,
+    ) -> None:
+        self.spec = spec
+        self._js = js
+        self._sessions = sessions
+        self._inbox = inbox
+        self._tracer = tracer
+        self._opts = options
+        self._stopping = False
+        self.applied = 0
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def subscribe(self) -> Any:
+        stream = stream_for(self.spec.subject).name
+        config = ConsumerConfig(
+            durable_name=self.spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subject=self.spec.subject,
+            ack_wait=self._opts.ack_wait,
+            # A margin over our own count, so the server never drops a message we have
+            # not dead-lettered.
+            max_deliver=self._opts.max_deliver + 2,
+            max_ack_pending=10_000,
+        )
+        return await self._js.pull_subscribe(
+            self.spec.subject, durable=self.spec.durable, stream=stream, config=config
+        )
+
+    async def run(self) -> None:
+        """Fetch and apply until stopped; a batch in hand is always finished."""
+        sub = await self.subscribe()
+        failures = 0
+        while not self._stopping:
+            try:
+                msgs = await self._fetch(sub)
+                if msgs:
+                    await self.process(msgs)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - unsettled messages are redelivered
+                failures += 1
+                log.warning("consumer.loop_failed", extra={"consumer": self.spec.durable,
+                            "error_type": type(exc).__name__})
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+
+    async def _fetch(self, sub: Any) -> list[Msg]:
+        try:
+            # One message blocks until something arrives; the backlog behind it comes at once.
+            first: list[Msg] = await sub.fetch(1, timeout=self._opts.idle_wait)
+        except (nats.errors.TimeoutError, TimeoutError):
+            return []
+        try:
+            more: list[Msg] = await sub.fetch(self._opts.batch - 1, timeout=0.005)
+        except (nats.errors.TimeoutError, TimeoutError):
+            more = []
+        return first + more
+
+    async def process(self, msgs: Sequence[Msg]) -> None:
+        """Apply a batch in one transaction, each message in its own savepoint."""
+        settle: list[tuple[Msg, str, BaseException | None]] = []
+        try:
+            async with self._sessions() as session, session.begin():
+                for msg in msgs:
+                    settle.append(await self._apply(session, msg))
+        except Exception as exc:  # noqa: BLE001 - a failed commit: every message retries
+            log.warning("consumer.commit_failed", extra={"error_type": type(exc).__name__})
+            settle = [(m, "retry", exc) for m in msgs]
+        for msg, outcome, error in settle:
+            await self._settle(msg, outcome, error)
+
+    async def _apply(self, session: AsyncSession, msg: Msg) -> tuple[Msg, str, BaseException | None]:
+        try:
+            event = decode(msg.data, subject=msg.subject)
+        except ContractError as exc:
+            return msg, "dead", exc
+        attrs = {"sanad.event_id": str(event.event_id), "sanad.ticket_id": _ticket_id(event),
+                 "messaging.consumer.name": self.spec.durable}
+        with consume_span(self._tracer, msg.subject, msg.headers, attrs):
+            try:
+                async with session.begin_nested():
+                    if await already_applied(
+                        session, self._inbox, consumer=self.spec.durable, event_id=event.event_id
+                    ):
+                        return msg, "duplicate", None
+                    await self.spec.handler(session, event)
+                    await record_applied(
+                        session, self._inbox, consumer=self.spec.durable, event_id=event.event_id
+                    )
+            except PermanentError as exc:
+                return msg, "dead", exc
+            except Exception as exc:  # noqa: BLE001 - settled below: nak, or dead letter
+                return msg, "retry", exc
+        return msg, "applied", None
+
+    async def _settle(self, msg: Msg, outcome: str, error: BaseException | None) -> None:
+        delivered = msg.metadata.num_delivered if msg.metadata else 1
+        if outcome in ("applied", "duplicate"):
+            self.applied += outcome == "applied"
+            await msg.ack()
+            return
+        if outcome == "retry" and delivered < self._opts.max_deliver:
+            log.warning("consumer.retry", extra={"consumer": self.spec.durable,
+                        "delivered": delivered, "error_type": type(error).__name__})
+            await msg.nak(delay=backoff(delivered, self._opts))
+            return
+        await self._dead_letter(msg, error, delivered)
+        await msg.term()
+
+    async def _dead_letter(self, msg: Msg, error: BaseException | None, delivered: int) -> None:
+        seq = msg.metadata.sequence.stream if msg.metadata else 0
+        headers = {
+            "Nats-Msg-Id": f"{self.spec.durable}:{seq}",
+            "Sanad-Original-Subject": msg.subject,
+            "Sanad-Consumer": self.spec.durable,
+            "Sanad-Error-Type": type(error).__name__ if error else "unknown",
+            "Sanad-Delivered": str(delivered),
+        }
+        await self._js.publish(dlq_subject(self.spec.service), msg.data, headers=headers)
+        log.error("consumer.dead_lettered", extra={"consumer": self.spec.durable,
+                  "stream_seq": seq, "error_type": headers["Sanad-Error-Type"]})
+
+
+def _ticket_id(event: Envelope) -> str:
+    return str(event.ticket_id) if event.ticket_id else ""
+
+
+async def run_all(consumers: Sequence[Consumer]) -> None:
+    await asyncio.gather(*(c.run() for c in consumers))

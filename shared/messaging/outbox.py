@@ -1,0 +1,65 @@
+"""Writing events to the outbox in the transaction of the change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, event, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.contracts import Envelope, encode
+from shared.telemetry import current_carrier
+
+# Session.info keys: the relay's wake-up callback, and whether this transaction wrote events.
+WAKE_KEY = "sanad.outbox.wake"
+_DIRTY_KEY = "sanad.outbox.dirty"
+
+
+def outbox_rows(events: Iterable[Envelope]) -> list[dict[str, Any]]:
+    """Rows for `events`, each carrying the current trace context."""
+    carrier = current_carrier()
+    now = datetime.now(UTC)
+    return [
+        {
+            "event_id": str(e.event_id),
+            "subject": e.subject,
+            "payload": encode(e),
+            "trace_carrier": carrier,
+            "created_at": now,
+        }
+        for e in events
+    ]
+
+
+async def add_to_outbox(session: AsyncSession, table: Table, *events: Envelope) -> None:
+    """Stage `events` for publishing; they commit, or vanish, with the session's transaction."""
+    if not events:
+        return
+    await session.execute(insert(table), outbox_rows(events))
+    session.info[_DIRTY_KEY] = True
+
+
+def mark_outbox_written(session: AsyncSession) -> None:
+    """Tell the relay to wake after this session commits (for writers that bypass add_to_outbox)."""
+    session.info[_DIRTY_KEY] = True
+
+
+def wake_info(wake: Callable[[], None]) -> dict[str, Any]:
+    """Session `info` that makes a commit with events wake the relay at once."""
+    return {WAKE_KEY: wake}
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relay_after_commit(session: Session) -> None:
+    if session.info.pop(_DIRTY_KEY, False):
+        wake = session.info.get(WAKE_KEY)
+        if wake is not None:
+            wake()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(_DIRTY_KEY, None)

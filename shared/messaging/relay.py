@@ -1,0 +1,117 @@
+"""The outbox relay: the only code that publishes, always with Nats-Msg-Id = event id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from nats.js import JetStreamContext
+from opentelemetry.trace import Tracer
+from sqlalchemy import Row, Table, delete, select
+
+from shared.db import SessionMaker
+from shared.telemetry import publish_span
+
+log = logging.getLogger(__name__)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, deleting each once JetStream has it."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionMaker,
+        table: Table,
+        js: JetStreamContext,
+        tracer: Tracer,
+        batch_size: int = 256,
+        poll_seconds: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._table = table
+        self._js = js
+        self._tracer = tracer
+        self._batch_size = batch_size
+        self._poll = poll_seconds
+        self._publish_timeout = publish_timeout
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called after a commit that wrote events."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Publish until stopped; polls as well, to pick up rows left by a crash or a peer."""
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                sent = await self.publish_pending()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the relay must outlive NATS or DB outages
+                failures += 1
+                log.warning("outbox.publish_failed", extra={"error_type": type(exc).__name__})
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+                continue
+            if sent < self._batch_size:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                except TimeoutError:
+                    pass
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        t = self._table
+        async with self._sessions() as session, session.begin():
+            # SKIP LOCKED lets relay replicas on PostgreSQL share the outbox; SQLite ignores it.
+            query = (
+                select(t.c.id, t.c.event_id, t.c.subject, t.c.payload, t.c.trace_carrier)
+                .order_by(t.c.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.execute(query)).all()
+            if not rows:
+                return 0
+            done = await self._publish_rows(rows)
+            if done:
+                await session.execute(delete(t).where(t.c.id.in_(done)))
+        self.published += len(done)
+        if len(done) < len(rows):
+            raise RuntimeError("some outbox rows were not published")
+        return len(done)
+
+    async def _publish_rows(self, rows: Sequence[Row[Any]]) -> list[int]:
+        # Sent in order over one connection, acknowledged concurrently.
+        results = await asyncio.gather(
+            *(self._publish_one(row) for row in rows), return_exceptions=True
+        )
+        done: list[int] = []
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                # Stop at the first failure so later events never overtake earlier ones.
+                break
+            done.append(row.id)
+        return done
+
+    async def _publish_one(self, row: Row[Any]) -> None:
+        attrs = {"sanad.event_id": row.event_id, "messaging.destination.name": row.subject}
+        with publish_span(
+            self._tracer, row.subject, carrier=row.trace_carrier, attributes=attrs
+        ) as headers:
+            headers = {**headers, "Nats-Msg-Id": row.event_id}
+            await self._js.publish(
+                row.subject, row.payload, headers=headers, timeout=self._publish_timeout
+            )
