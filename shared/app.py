@@ -42,6 +42,7 @@ class Runtime:
     service: str
     engine: AsyncEngine
     sessions: SessionMaker
+    writer_sessions: SessionMaker
     tracer_provider: TracerProvider
     tracer: Tracer
     outbox: Table
@@ -55,11 +56,19 @@ class Runtime:
 
     def counters(self) -> Iterable[tuple[str, str, dict[str, str], float]]:
         if self.bus.relay is not None:
-            yield ("sanad_outbox_published", "Events published from the outbox", {},
-                   float(self.bus.relay.published))
+            yield (
+                "sanad_outbox_published",
+                "Events published from the outbox",
+                {},
+                float(self.bus.relay.published),
+            )
         for consumer in self.bus.consumers:
-            yield ("sanad_events_applied", "Events applied by a consumer",
-                   {"consumer": consumer.spec.durable}, float(consumer.applied))
+            yield (
+                "sanad_events_applied",
+                "Events applied by a consumer",
+                {"consumer": consumer.spec.durable},
+                float(consumer.applied),
+            )
 
 
 @dataclass(frozen=True)
@@ -97,13 +106,16 @@ def create_service_app(definition: ServiceDefinition, settings: BaseServiceSetti
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await _start_runtime(definition, settings, provider, registry)
         app.state.runtime = runtime
+        app.state.token_store = runtime.token_store
         try:
             yield
         finally:
             await _stop_runtime(runtime)
 
     app = FastAPI(
-        title=definition.title, version=definition.version, description=definition.description,
+        title=definition.title,
+        version=definition.version,
+        description=definition.description,
         lifespan=lifespan,
     )
     install_problem_handlers(app)
@@ -126,16 +138,33 @@ async def _start_runtime(
     outbox, inbox = service_tables(definition.metadata)
     await create_tables(engine, definition.metadata)
     bus_ref: list[ServiceBus] = []
-    sessions = make_sessionmaker(engine, info=wake_info(lambda: bus_ref[0].wake_relay()))
+    info = wake_info(lambda: bus_ref[0].wake_relay())
+    sessions = make_sessionmaker(engine, info=info)
+    writer_sessions = make_sessionmaker(engine, info=info, writer=True)
     tracer = provider.get_tracer(f"sanad.{definition.name}")
     token_store = TokenStore.from_url(settings.auth_database_url)
     await token_store.start()
     runtime = Runtime(
-        settings=settings, service=definition.name, engine=engine, sessions=sessions,
-        tracer_provider=provider, tracer=tracer, outbox=outbox, inbox=inbox,
-        bus=ServiceBus(settings=settings, service=definition.name, sessions=sessions,
-                       outbox=outbox, inbox=inbox, tracer=tracer),
-        token_store=token_store, registry=registry,
+        settings=settings,
+        service=definition.name,
+        engine=engine,
+        sessions=sessions,
+        writer_sessions=writer_sessions,
+        tracer_provider=provider,
+        tracer=tracer,
+        outbox=outbox,
+        inbox=inbox,
+        bus=ServiceBus(
+            settings=settings,
+            service=definition.name,
+            sessions=sessions,
+            writer_sessions=writer_sessions,
+            outbox=outbox,
+            inbox=inbox,
+            tracer=tracer,
+        ),
+        token_store=token_store,
+        registry=registry,
     )
     bus_ref.append(runtime.bus)
     registry.register(CountersCollector(runtime.counters))

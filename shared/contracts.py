@@ -99,9 +99,7 @@ class StreamSpec(BaseModel):
 
 
 def _producer_stream(producer: str) -> StreamSpec:
-    return StreamSpec(
-        name=f"SANAD_{producer.upper()}", subjects=(f"{SUBJECT_ROOT}.{producer}.>",)
-    )
+    return StreamSpec(name=f"SANAD_{producer.upper()}", subjects=(f"{SUBJECT_ROOT}.{producer}.>",))
 
 
 STREAMS: tuple[StreamSpec, ...] = (

@@ -8,19 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import registry
+from sqlalchemy import DateTime, Dialect, MetaData, Table, TypeDecorator, event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel import SQLModel
 
 SessionMaker = async_sessionmaker[AsyncSession]
-
-
-def service_base(name: str) -> type[SQLModel]:
-    """An abstract SQLModel base with its own registry, so services never share tables."""
-    reg = registry(metadata=MetaData())
-    base = type(f"{name.title()}Base", (SQLModel,), {"__abstract__": True}, registry=reg)
-    return base
+WRITER_OPTION = "sanad_writer"
 
 
 def is_sqlite(url: str) -> bool:
@@ -58,12 +56,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # Writers take the lock up front: a read that later upgrades to a write fails at
+        # once under WAL when another writer committed in between.
+        immediate = conn.get_execution_options().get(WRITER_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_sessionmaker(engine: AsyncEngine, *, info: dict[str, Any] | None = None) -> SessionMaker:
-    """Sessions for `engine`; `info` is copied into each (e.g. the outbox relay's wake-up)."""
-    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
+def make_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None, writer: bool = False
+) -> SessionMaker:
+    """Sessions for `engine`; `info` is copied into each (e.g. the outbox relay's wake-up).
+
+    `writer` sessions start their transaction holding SQLite's write lock (no-op elsewhere).
+    """
+    bind = engine.execution_options(**{WRITER_OPTION: True}) if writer else engine
+    return async_sessionmaker(bind, expire_on_commit=False, info=info or {})
 
 
 @asynccontextmanager
@@ -101,3 +108,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel table class (for bulk inserts)."""
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table

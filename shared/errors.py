@@ -66,8 +66,12 @@ def problem(
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem(
-        exc.status, title=exc.title, detail=exc.detail, slug=exc.slug,
-        instance=request.url.path, **exc.extra,
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        slug=exc.slug,
+        instance=request.url.path,
+        **exc.extra,
     )
 
 
@@ -79,8 +83,12 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     return problem(
-        422, title="Invalid request", detail="The request body or parameters are not valid.",
-        slug="validation", instance=request.url.path, errors=errors,
+        422,
+        title="Invalid request",
+        detail="The request body or parameters are not valid.",
+        slug="validation",
+        instance=request.url.path,
+        errors=errors,
     )
 
 
@@ -92,16 +100,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         title = "Error"
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem(
-        exc.status_code, title=title, detail=detail,
-        slug=title.lower().replace(" ", "-"), instance=request.url.path,
+        exc.status_code,
+        title=title,
+        detail=detail,
+        slug=title.lower().replace(" ", "-"),
+        instance=request.url.path,
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # The exception text may quote personal data: log the type only (done by middleware).
     return problem(
-        500, title="Internal error", detail="An unexpected error occurred.",
-        slug="internal", instance=request.url.path,
+        500,
+        title="Internal error",
+        detail="An unexpected error occurred.",
+        slug="internal",
+        instance=request.url.path,
     )
 
 

@@ -97,8 +97,10 @@ class GroupCommitter:
             if len(live) == 1:
                 _settle(live[0], exc)
                 return
-            log.warning("groupcommit.batch_failed", extra={"size": len(live),
-                        "error_type": type(exc).__name__})
+            log.warning(
+                "groupcommit.batch_failed",
+                extra={"size": len(live), "error_type": type(exc).__name__},
+            )
             for pending in live:
                 try:
                     await self._commit([pending.rows])

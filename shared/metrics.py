@@ -16,11 +16,15 @@ class HttpMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.requests = Counter(
-            "sanad_http_requests", "HTTP requests handled", ["method", "route", "status"],
+            "sanad_http_requests",
+            "HTTP requests handled",
+            ["method", "route", "status"],
             registry=registry,
         )
         self.latency = Histogram(
-            "sanad_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "sanad_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )

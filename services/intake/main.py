@@ -16,7 +16,7 @@ from shared.groupcommit import GroupCommitter
 async def _on_start(runtime: Runtime) -> None:
     assert isinstance(runtime.settings, IntakeSettings)
     runtime.extras["keys"] = load_keys(runtime.settings)
-    committer = GroupCommitter(runtime.sessions)
+    committer = GroupCommitter(runtime.writer_sessions)
     committer.start()
     runtime.extras["committer"] = committer
     runtime.on_stop.append(committer.stop)

@@ -8,12 +8,16 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Column, LargeBinary
+from sqlalchemy.orm import registry
 from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
 
 from shared.contracts import Category, Channel, Priority, RequesterRole
-from shared.db import UTCDateTime, service_base
+from shared.db import UTCDateTime
 
-IntakeBase = service_base("intake")
+
+class IntakeBase(SQLModel, registry=registry()):
+    """This service's own registry: its tables never mix with another service's."""
 
 
 def _ts() -> Column[datetime]:

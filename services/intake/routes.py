@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from services.intake import service
-from services.intake.deps import CommitterDep, HandlerDep, KeysDep, RuntimeDep, SessionDep
+from services.intake.deps import CommitterDep, HandlerDep, KeysDep, ReadSessionDep, RuntimeDep
 from services.intake.models import TicketAccepted, TicketCreate, TicketPublic
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -25,7 +25,7 @@ async def create_ticket(
 
 @router.get("/tickets/{ticket_id}", response_model=TicketPublic)
 async def get_ticket(
-    ticket_id: uuid.UUID, session: SessionDep, keys: KeysDep, _: HandlerDep
+    ticket_id: uuid.UUID, session: ReadSessionDep, keys: KeysDep, _: HandlerDep
 ) -> TicketPublic:
     """A ticket with its messages and contact decrypted (handler, coordinator)."""
     return await service.read_ticket(session=session, keys=keys, ticket_id=ticket_id)

@@ -28,6 +28,7 @@ from services.intake.models import (
 )
 from shared.contracts import TicketReceived, TicketReceivedData, TicketTriaged
 from shared.crypto import decrypt_field, encrypt_field, new_data_key, seal, unwrap_data_key
+from shared.db import table_of
 from shared.groupcommit import GroupCommitter, RowSet
 from shared.messaging.outbox import outbox_rows
 
@@ -83,15 +84,19 @@ def _ticket_rows(
         "id": requester_id,
         "wrapped_key": wrapped,
         "name_enc": (
-            encrypt_field(data_key, data.requester_name,
-                          aad=domain.field_aad("requesters", "name", rid))
-            if data.requester_name else None
+            encrypt_field(
+                data_key, data.requester_name, aad=domain.field_aad("requesters", "name", rid)
+            )
+            if data.requester_name
+            else None
         ),
         "contact_channel": contact.channel.value if contact else None,
         "contact_handle_enc": (
-            encrypt_field(data_key, contact.handle,
-                          aad=domain.field_aad("requesters", "contact_handle", rid))
-            if contact else None
+            encrypt_field(
+                data_key, contact.handle, aad=domain.field_aad("requesters", "contact_handle", rid)
+            )
+            if contact
+            else None
         ),
         "contact_index": None,
         "role": data.requester_role.value,
@@ -99,13 +104,22 @@ def _ticket_rows(
         "created_at": received_at,
     }
     ticket = {
-        "id": ticket_id, "reference": reference, "requester_id": requester_id,
-        "channel": data.channel.value, "declared_language": data.language,
-        "status": TicketStatus.new.value, "follow_up_hash": domain.hash_token(token),
-        "received_at": received_at, "category": None, "priority": None, "triaged_at": None,
+        "id": ticket_id,
+        "reference": reference,
+        "requester_id": requester_id,
+        "channel": data.channel.value,
+        "declared_language": data.language,
+        "status": TicketStatus.new.value,
+        "follow_up_hash": domain.hash_token(token),
+        "received_at": received_at,
+        "category": None,
+        "priority": None,
+        "triaged_at": None,
     }
     message = {
-        "id": message_id, "ticket_id": ticket_id, "author": Author.requester.value,
+        "id": message_id,
+        "ticket_id": ticket_id,
+        "author": Author.requester.value,
         "body_enc": encrypt_field(
             data_key, data.text, aad=domain.field_aad("messages", "body", str(message_id))
         ),
@@ -115,16 +129,20 @@ def _ticket_rows(
         ticket_id=ticket_id,
         occurred_at=received_at,
         data=TicketReceivedData(
-            reference=reference, requester_id=requester_id, channel=data.channel,
-            requester_role=data.requester_role, declared_language=data.language,
-            country=requester["country"], received_at=received_at,
+            reference=reference,
+            requester_id=requester_id,
+            channel=data.channel,
+            requester_role=data.requester_role,
+            declared_language=data.language,
+            country=requester["country"],
+            received_at=received_at,
             sealed_text=seal(keys.triage_public, data.text, aad=sealed_text_aad(ticket_id)),
         ),
     )
     rows = RowSet(writes_outbox=True)
-    rows.add(Requester.__table__, requester)  # type: ignore[attr-defined]
-    rows.add(Ticket.__table__, ticket)  # type: ignore[attr-defined]
-    rows.add(Message.__table__, message)  # type: ignore[attr-defined]
+    rows.add(table_of(Requester), requester)
+    rows.add(table_of(Ticket), ticket)
+    rows.add(table_of(Message), message)
     rows.add(outbox, *outbox_rows([event]))
     return rows
 
@@ -143,38 +161,48 @@ async def read_ticket(
     data_key = unwrap_data_key(keys.masters, requester.wrapped_key, aad=rid.encode())
     messages = await repository.list_messages(session, ticket.id)
     name = (
-        decrypt_field(data_key, requester.name_enc,
-                      aad=domain.field_aad("requesters", "name", rid))
-        if requester.name_enc else None
+        decrypt_field(data_key, requester.name_enc, aad=domain.field_aad("requesters", "name", rid))
+        if requester.name_enc
+        else None
     )
     contact = None
     if requester.contact_handle_enc and requester.contact_channel:
         contact = ContactPublic(
-            channel=requester.contact_channel,  # type: ignore[arg-type]
-            handle=decrypt_field(data_key, requester.contact_handle_enc,
-                                 aad=domain.field_aad("requesters", "contact_handle", rid)),
+            channel=requester.contact_channel,
+            handle=decrypt_field(
+                data_key,
+                requester.contact_handle_enc,
+                aad=domain.field_aad("requesters", "contact_handle", rid),
+            ),
         )
     triage = None
     if ticket.category and ticket.priority and ticket.triaged_at:
         triage = TriageSummary(
-            category=ticket.category,  # type: ignore[arg-type]
-            priority=ticket.priority,  # type: ignore[arg-type]
+            category=ticket.category,
+            priority=ticket.priority,
             triaged_at=ticket.triaged_at,
         )
     return TicketPublic(
-        id=ticket.id, reference=ticket.reference, status=ticket.status,  # type: ignore[arg-type]
-        channel=ticket.channel,  # type: ignore[arg-type]
-        declared_language=ticket.declared_language, received_at=ticket.received_at,
+        id=ticket.id,
+        reference=ticket.reference,
+        status=ticket.status,
+        channel=ticket.channel,
+        declared_language=ticket.declared_language,
+        received_at=ticket.received_at,
         requester=RequesterPublic(
-            id=requester.id, name=name, contact=contact,
-            role=requester.role,  # type: ignore[arg-type]
+            id=requester.id,
+            name=name,
+            contact=contact,
+            role=requester.role,
             country=requester.country,
         ),
         messages=[
             MessagePublic(
-                id=m.id, author=m.author,  # type: ignore[arg-type]
-                text=decrypt_field(data_key, m.body_enc,
-                                   aad=domain.field_aad("messages", "body", str(m.id))),
+                id=m.id,
+                author=m.author,
+                text=decrypt_field(
+                    data_key, m.body_enc, aad=domain.field_aad("messages", "body", str(m.id))
+                ),
                 created_at=m.created_at,
             )
             for m in messages
@@ -188,6 +216,9 @@ async def apply_triage(*, session: AsyncSession, event: TicketTriaged) -> None:
     if event.ticket_id is None:
         return
     await repository.set_triage(
-        session, event.ticket_id, category=event.data.category.value,
-        priority=event.data.priority.value, triaged_at=event.data.triaged_at,
+        session,
+        event.ticket_id,
+        category=event.data.category.value,
+        priority=event.data.priority.value,
+        triaged_at=event.data.triaged_at,
     )

@@ -12,7 +12,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
 from sqlalchemy import Table
 
-from shared.db import SessionMaker
+from shared.db import SessionMaker, is_sqlite
 from shared.messaging.connection import connect, ensure_streams
 from shared.messaging.consumer import Consumer, ConsumerOptions, ConsumerSpec
 from shared.messaging.relay import OutboxRelay
@@ -30,6 +30,7 @@ class ServiceBus:
         settings: BaseServiceSettings,
         service: str,
         sessions: SessionMaker,
+        writer_sessions: SessionMaker,
         outbox: Table,
         inbox: Table,
         tracer: Tracer,
@@ -38,6 +39,7 @@ class ServiceBus:
         self._settings = settings
         self._service = service
         self._sessions = sessions
+        self._writer_sessions = writer_sessions
         self._outbox = outbox
         self._inbox = inbox
         self._tracer = tracer
@@ -70,21 +72,30 @@ class ServiceBus:
         js = self.nc.jetstream()
         await ensure_streams(js)
         self.relay = OutboxRelay(
-            sessions=self._sessions, table=self._outbox, js=js, tracer=self._tracer,
+            sessions=self._sessions,
+            writer_sessions=self._writer_sessions,
+            table=self._outbox,
+            js=js,
+            tracer=self._tracer,
             poll_seconds=self._settings.relay_poll_seconds,
+            single_writer=is_sqlite(self._settings.database_url),
         )
         options = ConsumerOptions(
             max_deliver=self._settings.max_deliver, ack_wait=self._settings.ack_wait_seconds
         )
         self.consumers = [
-            Consumer(spec, js=js, sessions=self._sessions, inbox=self._inbox,
-                     tracer=self._tracer, options=options)
+            Consumer(
+                spec,
+                js=js,
+                sessions=self._writer_sessions,
+                inbox=self._inbox,
+                tracer=self._tracer,
+                options=options,
+            )
             for spec in self._specs
         ]
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self._service}-relay")]
-        self._tasks += [
-            asyncio.create_task(c.run(), name=c.spec.durable) for c in self.consumers
-        ]
+        self._tasks += [asyncio.create_task(c.run(), name=c.spec.durable) for c in self.consumers]
         log.info("bus.started", extra={"consumers": len(self.consumers)})
 
     async def stop(self, *, grace: float = 5.0) -> None:

@@ -114,8 +114,10 @@ class Consumer:
                 raise
             except Exception as exc:  # noqa: BLE001 - unsettled messages are redelivered
                 failures += 1
-                log.warning("consumer.loop_failed", extra={"consumer": self.spec.durable,
-                            "error_type": type(exc).__name__})
+                log.warning(
+                    "consumer.loop_failed",
+                    extra={"consumer": self.spec.durable, "error_type": type(exc).__name__},
+                )
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))
 
     async def _fetch(self, sub: Any) -> list[Msg]:
@@ -143,13 +145,18 @@ class Consumer:
         for msg, outcome, error in settle:
             await self._settle(msg, outcome, error)
 
-    async def _apply(self, session: AsyncSession, msg: Msg) -> tuple[Msg, str, BaseException | None]:
+    async def _apply(
+        self, session: AsyncSession, msg: Msg
+    ) -> tuple[Msg, str, BaseException | None]:
         try:
             event = decode(msg.data, subject=msg.subject)
         except ContractError as exc:
             return msg, "dead", exc
-        attrs = {"sanad.event_id": str(event.event_id), "sanad.ticket_id": _ticket_id(event),
-                 "messaging.consumer.name": self.spec.durable}
+        attrs = {
+            "sanad.event_id": str(event.event_id),
+            "sanad.ticket_id": _ticket_id(event),
+            "messaging.consumer.name": self.spec.durable,
+        }
         with consume_span(self._tracer, msg.subject, msg.headers, attrs):
             try:
                 async with session.begin_nested():
@@ -174,8 +181,14 @@ class Consumer:
             await msg.ack()
             return
         if outcome == "retry" and delivered < self._opts.max_deliver:
-            log.warning("consumer.retry", extra={"consumer": self.spec.durable,
-                        "delivered": delivered, "error_type": type(error).__name__})
+            log.warning(
+                "consumer.retry",
+                extra={
+                    "consumer": self.spec.durable,
+                    "delivered": delivered,
+                    "error_type": type(error).__name__,
+                },
+            )
             await msg.nak(delay=backoff(delivered, self._opts))
             return
         await self._dead_letter(msg, error, delivered)
@@ -191,8 +204,14 @@ class Consumer:
             "Sanad-Delivered": str(delivered),
         }
         await self._js.publish(dlq_subject(self.spec.service), msg.data, headers=headers)
-        log.error("consumer.dead_lettered", extra={"consumer": self.spec.durable,
-                  "stream_seq": seq, "error_type": headers["Sanad-Error-Type"]})
+        log.error(
+            "consumer.dead_lettered",
+            extra={
+                "consumer": self.spec.durable,
+                "stream_seq": seq,
+                "error_type": headers["Sanad-Error-Type"],
+            },
+        )
 
 
 def _ticket_id(event: Envelope) -> str:

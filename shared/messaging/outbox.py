@@ -54,6 +54,9 @@ def wake_info(wake: Callable[[], None]) -> dict[str, Any]:
 
 @event.listens_for(Session, "after_commit")
 def _wake_relay_after_commit(session: Session) -> None:
+    # Also fired when a savepoint is released: only the outermost commit makes rows visible.
+    if session.in_nested_transaction():
+        return
     if session.info.pop(_DIRTY_KEY, False):
         wake = session.info.get(WAKE_KEY)
         if wake is not None:

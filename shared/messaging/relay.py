@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
-from sqlalchemy import Row, Table, delete, select
+from sqlalchemy import Table, delete, select
 
 from shared.db import SessionMaker
 from shared.telemetry import publish_span
@@ -24,20 +25,24 @@ class OutboxRelay:
         self,
         *,
         sessions: SessionMaker,
+        writer_sessions: SessionMaker,
         table: Table,
         js: JetStreamContext,
         tracer: Tracer,
         batch_size: int = 256,
         poll_seconds: float = 1.0,
         publish_timeout: float = 5.0,
+        single_writer: bool = True,
     ) -> None:
         self._sessions = sessions
+        self._writer_sessions = writer_sessions
         self._table = table
         self._js = js
         self._tracer = tracer
         self._batch_size = batch_size
         self._poll = poll_seconds
         self._publish_timeout = publish_timeout
+        self._single_writer = single_writer
         self._wake = asyncio.Event()
         self._stopping = False
         self.published = 0
@@ -66,34 +71,39 @@ class OutboxRelay:
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))
                 continue
             if sent < self._batch_size:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-                except TimeoutError:
-                    pass
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         t = self._table
-        async with self._sessions() as session, session.begin():
-            # SKIP LOCKED lets relay replicas on PostgreSQL share the outbox; SQLite ignores it.
-            query = (
-                select(t.c.id, t.c.event_id, t.c.subject, t.c.payload, t.c.trace_carrier)
-                .order_by(t.c.id)
-                .limit(self._batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            rows = (await session.execute(query)).all()
-            if not rows:
-                return 0
+        query = (
+            select(t.c.id, t.c.event_id, t.c.subject, t.c.payload, t.c.trace_carrier)
+            .order_by(t.c.id)
+            .limit(self._batch_size)
+        )
+        if self._single_writer:
+            # One writer per file: read, publish without holding a lock, then delete.
+            async with self._sessions() as session, session.begin():
+                rows = (await session.execute(query)).all()
             done = await self._publish_rows(rows)
             if done:
-                await session.execute(delete(t).where(t.c.id.in_(done)))
+                async with self._writer_sessions() as session, session.begin():
+                    await session.execute(delete(t).where(t.c.id.in_(done)))
+        else:
+            # SKIP LOCKED lets relay replicas share the outbox without publishing twice.
+            async with self._writer_sessions() as session, session.begin():
+                locked = query.with_for_update(skip_locked=True)
+                rows = (await session.execute(locked)).all()
+                done = await self._publish_rows(rows)
+                if done:
+                    await session.execute(delete(t).where(t.c.id.in_(done)))
         self.published += len(done)
         if len(done) < len(rows):
             raise RuntimeError("some outbox rows were not published")
         return len(done)
 
-    async def _publish_rows(self, rows: Sequence[Row[Any]]) -> list[int]:
+    async def _publish_rows(self, rows: Sequence[Any]) -> list[int]:
         # Sent in order over one connection, acknowledged concurrently.
         results = await asyncio.gather(
             *(self._publish_one(row) for row in rows), return_exceptions=True
@@ -106,7 +116,7 @@ class OutboxRelay:
             done.append(row.id)
         return done
 
-    async def _publish_one(self, row: Row[Any]) -> None:
+    async def _publish_one(self, row: Any) -> None:
         attrs = {"sanad.event_id": row.event_id, "messaging.destination.name": row.subject}
         with publish_span(
             self._tracer, row.subject, carrier=row.trace_carrier, attributes=attrs

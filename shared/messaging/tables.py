@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from shared.db import UTCDateTime
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -14,6 +13,8 @@ from sqlalchemy import (
     Table,
 )
 
+from shared.db import UTCDateTime
+
 OUTBOX = "outbox"
 INBOX = "processed_events"
 
@@ -23,8 +24,9 @@ def outbox_table(metadata: MetaData) -> Table:
     return Table(
         OUTBOX,
         metadata,
-        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-               autoincrement=True),
+        Column(
+            "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
         Column("event_id", String(36), nullable=False, unique=True),
         Column("subject", String(200), nullable=False),
         Column("payload", LargeBinary, nullable=False),

@@ -1,0 +1,57 @@
+# Sanad: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(PY):
+	$$(command -v $(PYTHON) || command -v python3) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the pinned dependencies
+
+run: $(STAMP) ## Run NATS and the four services on 127.0.0.1 (Ctrl-C stops all)
+	$(PY) -m tools.run
+
+test: $(STAMP) ## Run the whole suite, end-to-end tests included
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the suite without the end-to-end tests
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, mypy --strict and the import-linter contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services tools bench tests
+	$(VENV)/bin/lint-imports
+
+format: $(STAMP) ## Format and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP) ## Benchmark intake and the journey against a stack it starts (N=, C=)
+	$(PY) -m bench.intake $(if $(N),--tickets $(N)) $(if $(C),--concurrency $(C))
+
+trace: $(STAMP) ## Print one ticket's trace as a timeline: make trace TICKET=<id>
+	@test -n "$(TICKET)" || { echo "usage: make trace TICKET=<ticket id>"; exit 2; }
+	$(PY) -m tools.trace $(TICKET)
+
+lock: ## Re-pin requirements.lock from the current .venv
+	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^sanad' > requirements.lock
+
+clean: ## Remove caches (keeps var/ and .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+.PHONY: help install run test test-fast lint format bench trace lock clean

@@ -1,0 +1,21 @@
+"""Triage settings: TRIAGE_* from the environment."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import BaseServiceSettings
+
+
+class TriageSettings(BaseServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore", frozen=True)
+
+    service_name: ClassVar[str] = "triage"
+    default_port: ClassVar[int] = 8102
+
+    # Base64 X25519 private key that opens text sealed by intake; in development
+    # generated once as var/keys/triage-content.key.
+    content_private_key: SecretStr | None = None

@@ -1,0 +1,32 @@
+"""Triage's request dependencies as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from services.triage.lexicon import Lexicon
+from shared.auth import Principal, Scope, require
+from shared.deps import ReadSessionDep, RuntimeDep, SessionDep
+
+
+def get_lexicon(runtime: RuntimeDep) -> Lexicon:
+    lexicon: Lexicon = runtime.extras["lexicon"]
+    return lexicon
+
+
+LexiconDep = Annotated[Lexicon, Depends(get_lexicon)]
+HandlerDep = Annotated[Principal, Depends(require(Scope.handler, Scope.coordinator))]
+ClassifierDep = Annotated[
+    Principal, Depends(require(Scope.service, Scope.handler, Scope.coordinator))
+]
+
+__all__ = [
+    "ClassifierDep",
+    "HandlerDep",
+    "LexiconDep",
+    "ReadSessionDep",
+    "RuntimeDep",
+    "SessionDep",
+]

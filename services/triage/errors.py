@@ -1,0 +1,9 @@
+"""Triage's errors, each with its status."""
+
+from __future__ import annotations
+
+from shared.errors import NotFound
+
+
+class TriageNotFound(NotFound):
+    slug, title = "triage-not-found", "This ticket has not been triaged (yet)"

@@ -1,0 +1,41 @@
+"""The triage service: create_app(settings) and what its lifespan starts."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.triage.config import TriageSettings
+from services.triage.consumers import consumers
+from services.triage.lexicon import load_lexicon
+from services.triage.models import TriageBase
+from services.triage.routes import router
+from shared.app import Runtime, ServiceDefinition, create_service_app
+from shared.crypto import RecipientKeyPair, load_or_create_recipient_keys
+
+CONTENT_KEY = "triage-content"
+
+
+def _on_start(runtime: Runtime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, TriageSettings)
+    runtime.extras["lexicon"] = load_lexicon()
+    runtime.extras["content_keys"] = (
+        RecipientKeyPair.from_private_base64(settings.content_private_key.get_secret_value())
+        if settings.content_private_key is not None
+        else load_or_create_recipient_keys(settings.keys_dir, CONTENT_KEY)
+    )
+
+
+DEFINITION = ServiceDefinition(
+    name="triage",
+    title="Sanad triage",
+    description="Category, flags, priority and reasons for every ticket; SLA clocks.",
+    metadata=TriageBase.metadata,
+    routers=(router,),
+    consumers=consumers,
+    on_start=_on_start,
+)
+
+
+def create_app(settings: TriageSettings | None = None) -> FastAPI:
+    return create_service_app(DEFINITION, settings or TriageSettings())
