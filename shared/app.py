@@ -7,9 +7,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
@@ -17,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.auth import TokenStore
+from shared.auth import Principal, Scope, TokenStore, require
 from shared.db import SessionMaker, create_tables, make_engine, make_sessionmaker, ping
 from shared.errors import install_problem_handlers
 from shared.logging import configure_logging
@@ -26,6 +27,7 @@ from shared.messaging.consumer import ConsumerSpec
 from shared.messaging.outbox import wake_info
 from shared.messaging.tables import inbox_table, outbox_table
 from shared.metrics import CountersCollector, HttpMetrics, MetricsMiddleware
+from shared.migrations import upgrade_to_head
 from shared.settings import BaseServiceSettings
 from shared.telemetry import instrument_app, instrument_engine, setup_tracing, shutdown_tracing
 
@@ -83,6 +85,8 @@ class ServiceDefinition:
     on_start: Callable[[Runtime], Any] | None = None
     version: str = "0.1.0"
     description: str = ""
+    # The service's Alembic scripts; None creates the tables from the metadata instead.
+    migrations: Path | None = None
 
 
 def service_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -136,7 +140,10 @@ async def _start_runtime(
     engine = make_engine(settings.database_url)
     instrument_engine(engine, provider)
     outbox, inbox = service_tables(definition.metadata)
-    await create_tables(engine, definition.metadata)
+    if definition.migrations is not None:
+        await upgrade_to_head(engine, definition.migrations)
+    else:
+        await create_tables(engine, definition.metadata)
     bus_ref: list[ServiceBus] = []
     info = wake_info(lambda: bus_ref[0].wake_relay())
     sessions = make_sessionmaker(engine, info=info)
@@ -189,6 +196,9 @@ async def _stop_runtime(runtime: Runtime) -> None:
     log.info("service.stopped")
 
 
+OpsDep = Annotated[Principal, Depends(require(Scope.ops, Scope.service))]
+
+
 def _ops_router() -> APIRouter:
     router = APIRouter(tags=["ops"])
 
@@ -212,8 +222,8 @@ def _ops_router() -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics(request: Request) -> Response:
+    @router.get("/metrics", summary="Prometheus metrics (ops)")
+    async def metrics(request: Request, _: OpsDep) -> Response:
         runtime: Runtime = request.app.state.runtime
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
 

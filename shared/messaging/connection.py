@@ -28,6 +28,7 @@ async def connect(settings: BaseServiceSettings, *, name: str) -> Client:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         allow_reconnect=True,
+        drain_timeout=5,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -78,10 +79,22 @@ class Consumer:
         self._tracer = tracer
         self._opts = options
         self._stopping = False
+        self._sub: Any = None
         self.applied = 0
 
     def stop(self) -> None:
         self._stopping = True
+
+    async def close(self) -> None:
+        """Unsubscribe once the loop has ended.
+
+        A plain drain would wait forever on the status messages that expired pull
+        requests leave in the subscription's queue.
+        """
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
 
     async def subscribe(self) -> Any:
         stream = stream_for(self.spec.subject).name
@@ -102,7 +115,7 @@ class Consumer:
 
     async def run(self) -> None:
         """Fetch and apply until stopped; a batch in hand is always finished."""
-        sub = await self.subscribe()
+        sub = self._sub = await self.subscribe()
         failures = 0
         while not self._stopping:
             try:
