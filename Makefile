@@ -48,10 +48,13 @@ trace: $(STAMP) ## Print one ticket's trace as a timeline: make trace TICKET=<id
 	@test -n "$(TICKET)" || { echo "usage: make trace TICKET=<ticket id>"; exit 2; }
 	$(PY) -m tools.trace $(TICKET)
 
+contract-schemas: $(STAMP) ## Rewrite the committed event schemas after a deliberate change
+	$(PY) -m tests.contract.schemas_io
+
 lock: ## Re-pin requirements.lock from the current .venv
 	$(VENV)/bin/pip freeze --exclude-editable | grep -v '^sanad' > requirements.lock
 
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format bench trace lock clean
+.PHONY: help install run test test-fast lint format bench trace contract-schemas lock clean
