@@ -3,7 +3,8 @@
 Formats, all versioned by their first byte:
 - wrapped data key: version | master key id (4 bytes) | nonce (12) | AES-GCM(data key)
 - field ciphertext: version | nonce (12) | AES-GCM(utf-8 text)
-- sealed token (url-safe base64): version | ephemeral X25519 public key (32) | AES-GCM(utf-8 text)
+- sealed token (url-safe base64): version | ephemeral X25519 public key (32) | nonce (12)
+  | AES-GCM(utf-8 text); senders reuse an ephemeral key for a bounded window (Sealer)
 The header of each format is part of the authenticated data, followed by the caller's `aad`.
 """
 
@@ -15,6 +16,8 @@ import hashlib
 import os
 import re
 import tempfile
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
@@ -35,11 +38,12 @@ KEY_ID_BYTES = 4
 
 _WRAP_V1 = b"\x01"
 _FIELD_V1 = b"\x01"
-_SEAL_V1 = b"\x01"
+_SEAL_V2 = b"\x02"
+_OPENER_CACHE = 64
 _WRAP_HEADER_BYTES = 1 + KEY_ID_BYTES
 _WRAPPED_BYTES = _WRAP_HEADER_BYTES + NONCE_BYTES + KEY_BYTES + TAG_BYTES
 _SEAL_HEADER_BYTES = 1 + KEY_BYTES
-_SEAL_INFO = b"sanad.seal.v1"
+_SEAL_INFO = b"sanad.seal.v2"
 _TO_STANDARD_B64 = str.maketrans("-_", "+/")
 _KEY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -219,13 +223,27 @@ class RecipientPublicKey:
 class RecipientKeyPair:
     """A service's X25519 private key and its public key."""
 
-    __slots__ = ("_private", "public_key")
+    __slots__ = ("_openers", "_private", "public_key")
 
     def __init__(self, private_raw: bytes) -> None:
         if len(private_raw) != KEY_BYTES:
             raise CryptoError(f"a private key must be {KEY_BYTES} bytes")
         self._private = X25519PrivateKey.from_private_bytes(private_raw)
         self.public_key = RecipientPublicKey(self._private.public_key().public_bytes_raw())
+        # Ephemeral keys are reused by senders for a while: remember the last few.
+        self._openers: OrderedDict[bytes, AESGCM] = OrderedDict()
+
+    def _opener(self, header: bytes) -> AESGCM:
+        aead = self._openers.get(header)
+        if aead is None:
+            shared = self._private.exchange(X25519PublicKey.from_public_bytes(header[1:]))
+            aead = AESGCM(_seal_key(shared, header, self.public_key.raw))
+            self._openers[header] = aead
+            if len(self._openers) > _OPENER_CACHE:
+                self._openers.popitem(last=False)
+        else:
+            self._openers.move_to_end(header)
+        return aead
 
     @classmethod
     def generate(cls) -> RecipientKeyPair:
@@ -241,35 +259,79 @@ class RecipientKeyPair:
         return f"RecipientKeyPair(public={self.public_key.fingerprint!r})"
 
 
+class Sealer:
+    """Seals text for one recipient, reusing an ephemeral key for a short, bounded window.
+
+    An X25519 exchange costs about a hundred microseconds; intake seals every
+    message it takes, so one ephemeral key serves up to `max_messages` messages or
+    `max_age` seconds, each with its own random nonce (far below AES-GCM's limit).
+    """
+
+    def __init__(
+        self,
+        public_key: RecipientPublicKey,
+        *,
+        max_age: float = 60.0,
+        max_messages: int = 1 << 20,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.public_key = public_key
+        self._max_age = max_age
+        self._max_messages = max_messages
+        self._clock = clock
+        self._header = b""
+        self._aead: AESGCM | None = None
+        self._born = 0.0
+        self._used = 0
+
+    def seal(self, plaintext: str, *, aad: bytes) -> str:
+        """`plaintext` sealed so only the holder of the recipient's private key can open it."""
+        if (
+            self._aead is None
+            or self._used >= self._max_messages
+            or self._clock() - self._born > self._max_age
+        ):
+            self._rotate()
+        assert self._aead is not None
+        self._used += 1
+        nonce = os.urandom(NONCE_BYTES)
+        ct = self._aead.encrypt(nonce, _utf8(plaintext), self._header + aad)
+        return _b64encode(self._header + nonce + ct)
+
+    def _rotate(self) -> None:
+        ephemeral = X25519PrivateKey.generate()
+        self._header = _SEAL_V2 + ephemeral.public_key().public_bytes_raw()
+        shared = ephemeral.exchange(self.public_key._key)
+        self._aead = AESGCM(_seal_key(shared, self._header, self.public_key.raw))
+        self._born, self._used = self._clock(), 0
+
+    def __repr__(self) -> str:
+        return f"Sealer(recipient={self.public_key.fingerprint!r})"
+
+
 def seal(public_key: RecipientPublicKey, plaintext: str, *, aad: bytes) -> str:
-    """`plaintext` sealed so only the holder of `public_key`'s private key can open it."""
-    ephemeral = X25519PrivateKey.generate()
-    header = _SEAL_V1 + ephemeral.public_key().public_bytes_raw()
-    key, nonce = _seal_key(ephemeral.exchange(public_key._key), header, public_key.raw)
-    return _b64encode(header + AESGCM(key).encrypt(nonce, _utf8(plaintext), header + aad))
+    """`plaintext` sealed for `public_key` with a fresh ephemeral key (see Sealer for many)."""
+    return Sealer(public_key).seal(plaintext, aad=aad)
 
 
 def open_sealed(keys: RecipientKeyPair, token: str, *, aad: bytes) -> str:
     """The text sealed in `token`, if it was sealed for `keys` with this same `aad`."""
     blob = _b64decode(token, what="sealed token")
-    if len(blob) < _SEAL_HEADER_BYTES + TAG_BYTES or blob[:1] != _SEAL_V1:
+    if len(blob) < _SEAL_HEADER_BYTES + NONCE_BYTES + TAG_BYTES or blob[:1] != _SEAL_V2:
         raise CryptoError("sealed token is malformed or of an unknown version")
     header = blob[:_SEAL_HEADER_BYTES]
+    nonce = blob[_SEAL_HEADER_BYTES : _SEAL_HEADER_BYTES + NONCE_BYTES]
     try:
-        ephemeral = X25519PublicKey.from_public_bytes(header[1:])
-        shared = keys._private.exchange(ephemeral)
-        key, nonce = _seal_key(shared, header, keys.public_key.raw)
-        data = AESGCM(key).decrypt(nonce, blob[_SEAL_HEADER_BYTES:], header + aad)
+        aead = keys._opener(header)
+        data = aead.decrypt(nonce, blob[_SEAL_HEADER_BYTES + NONCE_BYTES :], header + aad)
     except (InvalidTag, ValueError):
         raise CryptoError("sealed token failed authentication") from None
     return data.decode("utf-8")
 
 
-def _seal_key(shared: bytes, header: bytes, recipient: bytes) -> tuple[bytes, bytes]:
-    # Key and nonce both derived, as in HPKE: each ephemeral key seals exactly one message.
+def _seal_key(shared: bytes, header: bytes, recipient: bytes) -> bytes:
     info = _SEAL_INFO + header + recipient
-    okm = HKDF(hashes.SHA256(), KEY_BYTES + NONCE_BYTES, salt=None, info=info).derive(shared)
-    return okm[:KEY_BYTES], okm[KEY_BYTES:]
+    return HKDF(hashes.SHA256(), KEY_BYTES, salt=None, info=info).derive(shared)
 
 
 def load_or_create_recipient_keys(keys_dir: Path, name: str) -> RecipientKeyPair:

@@ -8,6 +8,7 @@ from services.intake.config import IntakeSettings
 from shared.crypto import (
     MasterKey,
     RecipientPublicKey,
+    Sealer,
     keyring,
     load_master_key,
     load_or_create_recipient_keys,
@@ -20,7 +21,7 @@ TRIAGE_CONTENT_KEY = "triage-content"
 class IntakeKeys:
     master: MasterKey
     masters: dict[str, MasterKey]
-    triage_public: RecipientPublicKey
+    triage_sealer: Sealer
 
 
 def load_keys(settings: IntakeSettings) -> IntakeKeys:
@@ -32,4 +33,4 @@ def load_keys(settings: IntakeSettings) -> IntakeKeys:
         )
     else:
         public = load_or_create_recipient_keys(settings.keys_dir, TRIAGE_CONTENT_KEY).public_key
-    return IntakeKeys(master=master, masters=keyring(master), triage_public=public)
+    return IntakeKeys(master=master, masters=keyring(master), triage_sealer=Sealer(public))

@@ -27,7 +27,7 @@ from services.intake.models import (
     TriageSummary,
 )
 from shared.contracts import TicketReceived, TicketReceivedData, TicketTriaged
-from shared.crypto import decrypt_field, encrypt_field, new_data_key, seal, unwrap_data_key
+from shared.crypto import decrypt_field, encrypt_field, new_data_key, unwrap_data_key
 from shared.db import table_of
 from shared.groupcommit import GroupCommitter, RowSet
 from shared.messaging.outbox import outbox_rows
@@ -136,7 +136,7 @@ def _ticket_rows(
             declared_language=data.language,
             country=requester["country"],
             received_at=received_at,
-            sealed_text=seal(keys.triage_public, data.text, aad=sealed_text_aad(ticket_id)),
+            sealed_text=keys.triage_sealer.seal(data.text, aad=sealed_text_aad(ticket_id)),
         ),
     )
     rows = RowSet(writes_outbox=True)

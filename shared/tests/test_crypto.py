@@ -18,6 +18,7 @@ from shared.crypto import (
     DataKey,
     MasterKey,
     RecipientKeyPair,
+    Sealer,
     RecipientPublicKey,
     decrypt_field,
     encrypt_field,
@@ -291,3 +292,39 @@ def test_recipient_key_files_are_created_once(tmp_path: Path) -> None:
 def test_recipient_key_name_cannot_escape_the_keys_dir(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="key name"):
         load_or_create_recipient_keys(tmp_path, "../triage")
+
+
+# --- a sealer reused across messages -----------------------------------------
+
+
+def _header(token: str) -> bytes:
+    padded = token + "=" * (-len(token) % 4)
+    return base64.urlsafe_b64decode(padded)[:33]
+
+
+def test_a_sealer_reuses_its_ephemeral_key_within_its_window_and_every_token_opens() -> None:
+    keys = RecipientKeyPair.generate()
+    now = [0.0]
+    sealer = Sealer(keys.public_key, max_age=60, max_messages=3, clock=lambda: now[0])
+
+    tokens = [sealer.seal(f"message {i}", aad=b"t") for i in range(3)]
+    rotated_by_count = sealer.seal("message 3", aad=b"t")
+    now[0] = 61.0
+    rotated_by_age = sealer.seal("message 4", aad=b"t")
+
+    assert len({_header(t) for t in tokens}) == 1
+    assert len(set(tokens)) == 3
+    assert _header(rotated_by_count) != _header(tokens[0])
+    assert _header(rotated_by_age) != _header(rotated_by_count)
+    opened = [open_sealed(keys, t, aad=b"t") for t in [*tokens, rotated_by_count, rotated_by_age]]
+    assert opened == [f"message {i}" for i in range(5)]
+
+
+def test_a_token_from_a_reused_key_still_refuses_another_aad() -> None:
+    keys = RecipientKeyPair.generate()
+    sealer = Sealer(keys.public_key)
+    sealer.seal("first", aad=b"ticket-1")
+    token = sealer.seal("second", aad=b"ticket-2")
+
+    with pytest.raises(CryptoError):
+        open_sealed(keys, token, aad=b"ticket-1")
