@@ -107,6 +107,8 @@ def load_master_key(settings: BaseServiceSettings) -> MasterKey:
     """The configured master key, or else the one generated once under `settings.keys_dir`."""
     if settings.master_key is not None:
         return MasterKey.from_base64(settings.master_key.get_secret_value())
+    if settings.require_keys:
+        raise CryptoError("no master key configured (SANAD_MASTER_KEY) and keys are required")
     data = read_or_create_secret_file(
         settings.keys_dir / "master.key", lambda: _b64encode(os.urandom(KEY_BYTES)).encode()
     )

@@ -16,6 +16,8 @@ _SHARED_ENV = {
     "auth_database_url": "SANAD_AUTH_DATABASE_URL",
     "master_key": "SANAD_MASTER_KEY",
     "otel_exporter_otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "stream_replicas": "SANAD_STREAM_REPLICAS",
+    "require_keys": "SANAD_REQUIRE_KEYS",
 }
 
 
@@ -32,11 +34,17 @@ class BaseServiceSettings(BaseSettings):
     var_dir: Path = Path("var")
     database_url: str = ""
     auth_database_url: str = ""
+    # One URL, or several separated by commas (the nodes of a cluster).
     nats_url: str = "nats://127.0.0.1:4222"
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     # Base64 of 32 bytes; in development generated once under var/keys/.
     master_key: SecretStr | None = None
+    # In production every key must be given: replicas that each generated their own
+    # could not read each other's data.
+    require_keys: bool = False
+    # Replicas of each JetStream stream: 3 on a three-node cluster.
+    stream_replicas: int = 1
     otel_exporter_otlp_endpoint: str | None = None
     log_level: str = "INFO"
     # Consumers: how many deliveries before a message goes to the dead-letter subject.

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.intake.config import IntakeSettings
 from shared.crypto import (
+    CryptoError,
     MasterKey,
     RecipientPublicKey,
     Sealer,
@@ -31,6 +32,8 @@ def load_keys(settings: IntakeSettings) -> IntakeKeys:
         public = RecipientPublicKey.from_base64(
             settings.triage_content_public_key.get_secret_value()
         )
+    elif settings.require_keys:
+        raise CryptoError("INTAKE_TRIAGE_CONTENT_PUBLIC_KEY is required")
     else:
         public = load_or_create_recipient_keys(settings.keys_dir, TRIAGE_CONTENT_KEY).public_key
     return IntakeKeys(master=master, masters=keyring(master), triage_sealer=Sealer(public))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.triage.config import TriageSettings
@@ -10,7 +12,7 @@ from services.triage.lexicon import load_lexicon
 from services.triage.models import TriageBase
 from services.triage.routes import router
 from shared.app import Runtime, ServiceDefinition, create_service_app
-from shared.crypto import RecipientKeyPair, load_or_create_recipient_keys
+from shared.crypto import CryptoError, RecipientKeyPair, load_or_create_recipient_keys
 
 CONTENT_KEY = "triage-content"
 
@@ -19,11 +21,13 @@ def _on_start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, TriageSettings)
     runtime.extras["lexicon"] = load_lexicon()
-    runtime.extras["content_keys"] = (
-        RecipientKeyPair.from_private_base64(settings.content_private_key.get_secret_value())
-        if settings.content_private_key is not None
-        else load_or_create_recipient_keys(settings.keys_dir, CONTENT_KEY)
-    )
+    if settings.content_private_key is not None:
+        keys = RecipientKeyPair.from_private_base64(settings.content_private_key.get_secret_value())
+    elif settings.require_keys:
+        raise CryptoError("TRIAGE_CONTENT_PRIVATE_KEY is required")
+    else:
+        keys = load_or_create_recipient_keys(settings.keys_dir, CONTENT_KEY)
+    runtime.extras["content_keys"] = keys
 
 
 DEFINITION = ServiceDefinition(
@@ -34,6 +38,7 @@ DEFINITION = ServiceDefinition(
     routers=(router,),
     consumers=consumers,
     on_start=_on_start,
+    migrations=Path(__file__).parent / "migrations",
 )
 
 

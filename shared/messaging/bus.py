@@ -70,7 +70,7 @@ class ServiceBus:
         """Connect, declare the streams, then run the relay and the consumers."""
         self.nc = await connect(self._settings, name=self._service)
         js = self.nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, replicas=self._settings.stream_replicas)
         self.relay = OutboxRelay(
             sessions=self._sessions,
             writer_sessions=self._writer_sessions,

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 async def connect(settings: BaseServiceSettings, *, name: str) -> Client:
     """Connect to NATS, retrying for a while at start and reconnecting forever after."""
     password = settings.nats_password.get_secret_value() if settings.nats_password else None
+    servers = [url.strip() for url in settings.nats_url.split(",") if url.strip()]
     return await nats.connect(
-        settings.nats_url,
+        servers,
         name=name,
         user=settings.nats_user,
         password=password,
@@ -32,7 +33,7 @@ async def connect(settings: BaseServiceSettings, *, name: str) -> Client:
     )
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
+def stream_config(spec: StreamSpec, *, replicas: int = 1) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -44,14 +45,16 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         max_msgs=spec.max_msgs,
         max_msg_size=spec.max_msg_size,
         duplicate_window=spec.duplicate_window.total_seconds(),
-        num_replicas=1,
+        num_replicas=replicas,
     )
 
 
-async def ensure_streams(js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS) -> None:
+async def ensure_streams(
+    js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS, *, replicas: int = 1
+) -> None:
     """Create each stream, or bring an existing one up to the contract's limits."""
     for spec in specs:
-        config = stream_config(spec)
+        config = stream_config(spec, replicas=replicas)
         try:
             await js.add_stream(config)
         except BadRequestError:

@@ -328,3 +328,11 @@ def test_a_token_from_a_reused_key_still_refuses_another_aad() -> None:
 
     with pytest.raises(CryptoError):
         open_sealed(keys, token, aad=b"ticket-1")
+
+
+def test_a_missing_master_key_is_refused_when_keys_are_required(tmp_path: Path) -> None:
+    settings = BaseServiceSettings(var_dir=tmp_path, require_keys=True)
+
+    with pytest.raises(CryptoError, match="SANAD_MASTER_KEY"):
+        load_master_key(settings)
+    assert not (tmp_path / "keys" / "master.key").exists()
