@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import unicodedata
 
@@ -10,6 +11,8 @@ import unicodedata
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "SND-"
 REFERENCE_LENGTH = 5
+# What a phone number may be written with; anything else (a Signal username) is not one.
+_PHONE_NUMBER = re.compile(r"[\d\s+().\-/]+")
 
 
 def new_reference() -> str:
@@ -31,8 +34,9 @@ def hash_token(token: str) -> str:
 def normalise_handle(channel: str, handle: str) -> str:
     """The form of a contact handle used for matching: case, spaces and phone punctuation."""
     text = unicodedata.normalize("NFKC", handle).strip().lower()
-    if channel in ("whatsapp", "signal", "phone"):
-        digits = "".join(ch for ch in text if ch.isdigit())
+    if channel in ("whatsapp", "signal", "phone") and _PHONE_NUMBER.fullmatch(text):
+        # Arabic-Indic digits (U+0660 to U+0669) write the same number as 0-9.
+        digits = "".join(str(unicodedata.decimal(ch)) for ch in text if ch.isdecimal())
         return ("+" + digits) if digits else text
     return text
 

@@ -14,6 +14,11 @@ from shared.contracts import Category, Flag
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 
 
+def _bounded(pattern: str) -> str:
+    # The group keeps every alternative of the pattern inside the word boundaries.
+    return rf"(?<!\w)(?:{pattern})(?!\w)"
+
+
 class LexiconError(ValueError):
     """A lexicon file that cannot be used; raised at start, never later."""
 
@@ -32,7 +37,7 @@ class LexiconFile(BaseModel):
         for key, patterns in value.items():
             for pattern in patterns:
                 try:
-                    re.compile(pattern)
+                    re.compile(_bounded(pattern))
                 except re.error as exc:
                     raise ValueError(f"{key}: bad pattern {pattern!r}: {exc}") from None
         return value
@@ -58,7 +63,7 @@ def _terms(
     groups: dict[str, list[str]] | dict[Category, list[str]] | dict[Flag, list[str]],
 ) -> tuple[Term, ...]:
     return tuple(
-        Term(str(key), pattern, re.compile(rf"(?<!\w){pattern}(?!\w)", re.IGNORECASE))
+        Term(str(key), pattern, re.compile(_bounded(pattern), re.IGNORECASE))
         for key, patterns in groups.items()
         for pattern in patterns
     )

@@ -1,0 +1,65 @@
+"""Triage fixtures: settings -> app -> running client -> runtime, tokens, keys, lexicon."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.triage.config import TriageSettings
+from services.triage.lexicon import Lexicon
+from services.triage.main import create_app
+from shared.app import Runtime
+from shared.auth import Scope
+from shared.crypto import RecipientKeyPair
+from shared.testing.asgi import bearer, runtime_of, serve
+
+Auth = Callable[[Scope], Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> TriageSettings:
+    return TriageSettings(
+        var_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'triage.db'}",
+        auth_database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}",
+        bus_enabled=False,
+    )
+
+
+@pytest.fixture
+def app(settings: TriageSettings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(app) as client:
+        yield client
+
+
+@pytest.fixture
+def runtime(app: FastAPI, client: httpx.AsyncClient) -> Runtime:
+    return runtime_of(app)
+
+
+@pytest.fixture
+def auth(app: FastAPI, client: httpx.AsyncClient) -> Auth:
+    """Headers with a fresh token of the given scope."""
+    return lambda scope: bearer(app, scope)
+
+
+@pytest.fixture
+def content_keys(runtime: Runtime) -> RecipientKeyPair:
+    """The key pair triage opens sealed ticket text with."""
+    keys: RecipientKeyPair = runtime.extras["content_keys"]
+    return keys
+
+
+@pytest.fixture
+def lexicon(runtime: Runtime) -> Lexicon:
+    lexicon: Lexicon = runtime.extras["lexicon"]
+    return lexicon
