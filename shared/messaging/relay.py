@@ -73,6 +73,9 @@ class OutboxRelay:
             if sent < self._batch_size:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+        # A last pass at shutdown: what was committed a moment ago goes out now.
+        with contextlib.suppress(Exception):
+            await self.publish_pending()
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
@@ -111,7 +114,9 @@ class OutboxRelay:
         done: list[int] = []
         for row, result in zip(rows, results, strict=True):
             if isinstance(result, BaseException):
-                # Stop at the first failure so later events never overtake earlier ones.
+                # Keep the failed row and all after it. Some of those may already be on
+                # the stream and will be sent again (JetStream drops the duplicates), so a
+                # retried event can arrive after a later one: consumers tolerate that.
                 break
             done.append(row.id)
         return done
