@@ -48,6 +48,13 @@ trace: $(STAMP) ## Print one ticket's trace as a timeline: make trace TICKET=<id
 	@test -n "$(TICKET)" || { echo "usage: make trace TICKET=<ticket id>"; exit 2; }
 	$(PY) -m tools.trace $(TICKET)
 
+migration: $(STAMP) ## New revision for one service: make migration SERVICE=intake M="add tags"
+	@test -n "$(SERVICE)" -a -n "$(M)" || { echo 'usage: make migration SERVICE=<name> M="<message>"'; exit 2; }
+	$(PY) -m tools.migrate $(SERVICE) revision --autogenerate -m "$(M)"
+
+migrate: $(STAMP) ## Upgrade the services' databases to head (SERVICE=<name> for one)
+	@for s in $(or $(SERVICE),intake triage escalation reporting); do $(PY) -m tools.migrate $$s upgrade head || exit 1; done
+
 contract-schemas: $(STAMP) ## Rewrite the committed event schemas after a deliberate change
 	$(PY) -m tests.contract.schemas_io
 
@@ -57,4 +64,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format bench trace contract-schemas lock clean
+.PHONY: help install run test test-fast lint format bench trace migration migrate contract-schemas lock clean

@@ -19,7 +19,14 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.auth import Principal, Scope, TokenStore, require
-from shared.db import SessionMaker, create_tables, make_engine, make_sessionmaker, ping
+from shared.db import (
+    SessionMaker,
+    create_tables,
+    is_sqlite,
+    make_engine,
+    make_sessionmaker,
+    ping,
+)
 from shared.errors import install_problem_handlers
 from shared.logging import configure_logging
 from shared.messaging.bus import ServiceBus
@@ -43,6 +50,7 @@ class Runtime:
     settings: BaseServiceSettings
     service: str
     engine: AsyncEngine
+    writer_engine: AsyncEngine
     sessions: SessionMaker
     writer_sessions: SessionMaker
     tracer_provider: TracerProvider
@@ -138,7 +146,13 @@ async def _start_runtime(
     registry: CollectorRegistry,
 ) -> Runtime:
     engine = make_engine(settings.database_url)
-    instrument_engine(engine, provider)
+    writer_engine = (
+        make_engine(settings.database_url, writer=True)
+        if is_sqlite(settings.database_url)
+        else engine
+    )
+    for each in {engine, writer_engine}:
+        instrument_engine(each, provider)
     outbox, inbox = service_tables(definition.metadata)
     if definition.migrations is not None:
         await upgrade_to_head(engine, definition.migrations)
@@ -147,7 +161,7 @@ async def _start_runtime(
     bus_ref: list[ServiceBus] = []
     info = wake_info(lambda: bus_ref[0].wake_relay())
     sessions = make_sessionmaker(engine, info=info)
-    writer_sessions = make_sessionmaker(engine, info=info, writer=True)
+    writer_sessions = make_sessionmaker(writer_engine, info=info)
     tracer = provider.get_tracer(f"sanad.{definition.name}")
     token_store = TokenStore.from_url(settings.auth_database_url)
     await token_store.start()
@@ -155,6 +169,7 @@ async def _start_runtime(
         settings=settings,
         service=definition.name,
         engine=engine,
+        writer_engine=writer_engine,
         sessions=sessions,
         writer_sessions=writer_sessions,
         tracer_provider=provider,
@@ -191,7 +206,8 @@ async def _stop_runtime(runtime: Runtime) -> None:
         await stop()
     await runtime.bus.stop()
     await runtime.token_store.close()
-    await runtime.engine.dispose()
+    for engine in {runtime.engine, runtime.writer_engine}:
+        await engine.dispose()
     shutdown_tracing(runtime.tracer_provider)
     log.info("service.stopped")
 

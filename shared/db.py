@@ -15,33 +15,43 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlmodel import SQLModel
 
 SessionMaker = async_sessionmaker[AsyncSession]
-WRITER_OPTION = "sanad_writer"
 
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine for `url`; SQLite files get WAL, foreign keys and real savepoints."""
+def make_engine(url: str, *, writer: bool = False, echo: bool = False) -> AsyncEngine:
+    """An engine for `url`; SQLite files get WAL, foreign keys and real savepoints.
+
+    A SQLite `writer` engine has a single connection and begins every transaction
+    holding the write lock: the writers of a process then queue for that connection
+    in asyncio, instead of sleeping in SQLite's busy handler (tens of milliseconds
+    each under load) or failing when a read upgrades to a write under WAL.
+    """
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
+        if writer:
+            kwargs.update(
+                poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=120
+            )
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, immediate=writer)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide when transactions begin (savepoints need it).
@@ -54,23 +64,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # Writers take the lock up front: a read that later upgrades to a write fails at
-        # once under WAL when another writer committed in between.
-        immediate = conn.get_execution_options().get(WRITER_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        conn.exec_driver_sql(begin)
 
 
-def make_sessionmaker(
-    engine: AsyncEngine, *, info: dict[str, Any] | None = None, writer: bool = False
-) -> SessionMaker:
-    """Sessions for `engine`; `info` is copied into each (e.g. the outbox relay's wake-up).
-
-    `writer` sessions start their transaction holding SQLite's write lock (no-op elsewhere).
-    """
-    bind = engine.execution_options(**{WRITER_OPTION: True}) if writer else engine
-    return async_sessionmaker(bind, expire_on_commit=False, info=info or {})
+def make_sessionmaker(engine: AsyncEngine, *, info: dict[str, Any] | None = None) -> SessionMaker:
+    """Sessions for `engine`; `info` is copied into each (e.g. the outbox relay's wake-up)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info or {})
 
 
 @asynccontextmanager

@@ -11,20 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.app import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+# Dependencies are `async def` on purpose: FastAPI runs a plain `def` in a thread pool,
+# a thread hop per request on the hot path.
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One writing transaction per request, committed when the handler returns without error."""
-    async with get_runtime(request).writer_sessions() as session, session.begin():
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.writer_sessions() as session, session.begin():
         yield session
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A read-only request: no write lock, so reads never queue behind writers."""
-    async with get_runtime(request).sessions() as session, session.begin():
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session, session.begin():
         yield session
 
 

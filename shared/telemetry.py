@@ -267,6 +267,9 @@ def span_record(span: ReadableSpan) -> dict[str, Any]:
 # --- the provider ------------------------------------------------------------
 
 
+_TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "PRAGMA")
+
+
 class JourneySampler(Sampler):
     """Keeps every span of a journey; drops database calls made outside any request or event.
 
@@ -284,6 +287,9 @@ class JourneySampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
+        if kind is SpanKind.CLIENT and name.startswith(_TRANSACTION_CONTROL):
+            # BEGIN, SAVEPOINT, RELEASE...: many per event, and they say nothing to ops.
+            return SamplingResult(Decision.DROP, attributes, trace_state)
         parent = get_current_span(parent_context).get_span_context()
         if parent.is_valid:
             decision = Decision.RECORD_AND_SAMPLE if parent.trace_flags.sampled else Decision.DROP

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.escalation.config import EscalationSettings
@@ -16,6 +18,7 @@ DEFINITION = ServiceDefinition(
     metadata=EscalationBase.metadata,
     routers=(),
     consumers=consumers,
+    migrations=Path(__file__).parent / "migrations",
 )
 
 

@@ -12,12 +12,12 @@ from shared.deps import ReadSessionDep, RuntimeDep, SessionDep
 from shared.groupcommit import GroupCommitter
 
 
-def get_keys(runtime: RuntimeDep) -> IntakeKeys:
+async def get_keys(runtime: RuntimeDep) -> IntakeKeys:
     keys: IntakeKeys = runtime.extras["keys"]
     return keys
 
 
-def get_committer(runtime: RuntimeDep) -> GroupCommitter:
+async def get_committer(runtime: RuntimeDep) -> GroupCommitter:
     committer: GroupCommitter = runtime.extras["committer"]
     return committer
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.intake.config import IntakeSettings
@@ -30,6 +32,7 @@ DEFINITION = ServiceDefinition(
     routers=(router,),
     consumers=consumers,
     on_start=_on_start,
+    migrations=Path(__file__).parent / "migrations",
 )
 
 

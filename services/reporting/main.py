@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from services.reporting.config import ReportingSettings
@@ -17,6 +19,7 @@ DEFINITION = ServiceDefinition(
     metadata=ReportingBase.metadata,
     routers=(router,),
     consumers=consumers,
+    migrations=Path(__file__).parent / "migrations",
 )
 
 

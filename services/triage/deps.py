@@ -11,7 +11,7 @@ from shared.auth import Principal, Scope, require
 from shared.deps import ReadSessionDep, RuntimeDep, SessionDep
 
 
-def get_lexicon(runtime: RuntimeDep) -> Lexicon:
+async def get_lexicon(runtime: RuntimeDep) -> Lexicon:
     lexicon: Lexicon = runtime.extras["lexicon"]
     return lexicon
 

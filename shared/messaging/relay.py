@@ -33,6 +33,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         publish_timeout: float = 5.0,
         single_writer: bool = True,
+        window: int = 32,
     ) -> None:
         self._sessions = sessions
         self._writer_sessions = writer_sessions
@@ -43,6 +44,7 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._publish_timeout = publish_timeout
         self._single_writer = single_writer
+        self._window = window
         self._wake = asyncio.Event()
         self._stopping = False
         self.published = 0
@@ -107,18 +109,22 @@ class OutboxRelay:
         return len(done)
 
     async def _publish_rows(self, rows: Sequence[Any]) -> list[int]:
-        # Sent in order over one connection, acknowledged concurrently.
-        results = await asyncio.gather(
-            *(self._publish_one(row) for row in rows), return_exceptions=True
-        )
+        """Publish in order, a window at a time; stop at the first failure."""
         done: list[int] = []
-        for row, result in zip(rows, results, strict=True):
-            if isinstance(result, BaseException):
-                # Keep the failed row and all after it. Some of those may already be on
-                # the stream and will be sent again (JetStream drops the duplicates), so a
-                # retried event can arrive after a later one: consumers tolerate that.
-                break
-            done.append(row.id)
+        for start in range(0, len(rows), self._window):
+            window = rows[start : start + self._window]
+            # Sent in order over one connection, acknowledged concurrently.
+            results = await asyncio.gather(
+                *(self._publish_one(row) for row in window), return_exceptions=True
+            )
+            for row, result in zip(window, results, strict=True):
+                if isinstance(result, BaseException):
+                    # Keep the failed row and all after it. Some of those may already be on
+                    # the stream and go again (JetStream drops the duplicates), so a retried
+                    # event can arrive after a later one: consumers tolerate that. The
+                    # window bounds how much is sent twice when NATS is slow.
+                    return done
+                done.append(row.id)
         return done
 
     async def _publish_one(self, row: Any) -> None:

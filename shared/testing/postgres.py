@@ -31,9 +31,10 @@ def ensure_postgres_installed() -> Path:
         raise PostgresUnavailable("postgresql is not installed and this user cannot install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)  # noqa: S607
-    subprocess.run(  # noqa: S607
+    subprocess.run(
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-        check=True, env=env,
+        check=True,
+        env=env,
     )
     bin_dir = _bin_dir()
     if bin_dir is None:
@@ -57,16 +58,29 @@ class PostgresServer:
 
     def create_database(self, name: str) -> None:
         subprocess.run(  # noqa: S603
-            _as_postgres([str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p",
-                          str(self.port), "-U", "sanad", name]),
-            check=True, capture_output=True,
+            _as_postgres(
+                [
+                    str(self.bin_dir / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    "sanad",
+                    name,
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
 
     def stop(self) -> None:
         subprocess.run(  # noqa: S603
-            _as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast",
-                          "-w", "stop"]),
-            check=False, capture_output=True,
+            _as_postgres(
+                [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"]
+            ),
+            check=False,
+            capture_output=True,
         )
 
 
@@ -78,16 +92,30 @@ def start_postgres() -> PostgresServer:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     subprocess.run(  # noqa: S603
-        _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "sanad",
-                      "--auth=trust", "-E", "UTF8"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", "sanad", "--auth=trust", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
     )
     port = free_port()
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(  # noqa: S603
-        _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                      str(base / "server.log"), "-w", "start"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(base / "server.log"),
+                "-w",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     wait_for_port(port)
     return PostgresServer(data_dir=data, port=port, bin_dir=bin_dir)

@@ -51,8 +51,16 @@ class Stack:
         service = self.services[name]
         log = open(self.var_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - child owns it
         args = [
-            sys.executable, "-m", "uvicorn", "--factory", f"services.{name}.main:create_app",
-            "--host", "127.0.0.1", "--port", str(service.port), "--no-access-log",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"services.{name}.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(service.port),
+            "--no-access-log",
         ]
         service.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             args, env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -103,7 +111,8 @@ async def _make_tokens(auth_url: str, scopes: tuple[Scope, ...]) -> dict[Scope, 
         tokens = {}
         for scope in scopes:
             _, token = await store.create(
-                name=f"stack {scope.value}", scope=scope,
+                name=f"stack {scope.value}",
+                scope=scope,
                 partner_id="partner-test" if scope is Scope.partner else None,
             )
             tokens[scope] = token

@@ -5,19 +5,25 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, MetaData, String, event, inspect, text
+from sqlalchemy import Column, Connection, Engine, MetaData, String, event, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.app import ServiceDefinition, service_tables
 from shared.db import make_engine
 from shared.migrations import migration_config, schema_drift, upgrade_to_head
+from shared.testing.postgres import PostgresServer
+from tools.migrate import next_rev_id, service_config
 
 SERVICES = ("intake", "triage", "escalation", "reporting")
 
@@ -48,8 +54,6 @@ def _tables(connection: Connection) -> set[str]:
 
 
 def _current(connection: Connection) -> str | None:
-    from alembic.migration import MigrationContext
-
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -60,6 +64,26 @@ def _head(migrations: Path) -> str | None:
 def test_each_service_has_one_head(migrations: Path) -> None:
     scripts = ScriptDirectory.from_config(migration_config(migrations, "sqlite://"))
     assert len(scripts.get_heads()) == 1
+
+
+def test_new_revisions_are_numbered_after_the_head(definition: ServiceDefinition) -> None:
+    config = service_config(definition.name)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    assert next_rev_id(config) == f"{int(head) + 1:04d}"
+
+
+async def test_downgrade_to_base_removes_every_table(engine: AsyncEngine, migrations: Path) -> None:
+    await upgrade_to_head(engine, migrations)
+
+    def downgrade(connection: Connection) -> None:
+        config = migration_config(migrations, "sqlite://")
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(downgrade)
+        assert await conn.run_sync(_tables) == {"alembic_version"}
 
 
 async def test_upgrade_creates_exactly_the_tables_of_the_metadata(
@@ -84,9 +108,12 @@ async def test_upgrading_a_database_at_head_changes_nothing(
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement.strip().split()[0].upper())
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    await upgrade_to_head(engine, migrations)
-    event.remove(engine.sync_engine, "before_cursor_execute", record)
+    # On every engine: the upgrade may open its own (SQLite's write-locked one).
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        await upgrade_to_head(engine, migrations)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
 
     assert statements
     assert not set(statements) & {"CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE"}
@@ -98,13 +125,33 @@ async def test_replicas_starting_together_migrate_once(
     url = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
     engines = [make_engine(url) for _ in range(3)]
     try:
-        await asyncio.gather(*(upgrade_to_head(e, migrations) for e in engines))
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(upgrade_to_head(e, migrations) for e in engines))
         async with engines[0].connect() as conn:
             tables = await conn.run_sync(_tables)
     finally:
         for e in engines:
             await e.dispose()
     assert tables == set(definition.metadata.tables) | {"alembic_version"}
+
+
+async def test_services_starting_in_one_process_migrate_side_by_side(tmp_path: Path) -> None:
+    definitions = [importlib.import_module(f"services.{s}.main").DEFINITION for s in SERVICES]
+    engines = [make_engine(f"sqlite+aiosqlite:///{tmp_path / d.name}.db") for d in definitions]
+    try:
+        async with asyncio.timeout(60):
+            await asyncio.gather(
+                *(
+                    upgrade_to_head(e, d.migrations)
+                    for e, d in zip(engines, definitions, strict=True)
+                )
+            )
+        for e, d in zip(engines, definitions, strict=True):
+            async with e.connect() as conn:
+                assert await conn.run_sync(_tables) == set(d.metadata.tables) | {"alembic_version"}
+    finally:
+        for e in engines:
+            await e.dispose()
 
 
 async def test_migrated_schema_matches_the_models(
@@ -148,17 +195,11 @@ def test_postgresql_sql_renders_every_table(
 
 
 @pytest.fixture
-async def postgres_url(postgres_server: str, definition: ServiceDefinition) -> str:
-    """A fresh database of the cluster for one service."""
-    admin = make_engine(f"{postgres_server}/postgres").execution_options(
-        isolation_level="AUTOCOMMIT"
-    )
-    name = f"sanad_{definition.name}"
-    async with admin.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return f"{postgres_server}/{name}"
+def postgres_url(postgres_server: PostgresServer, definition: ServiceDefinition) -> str:
+    """A fresh database of the server for one service."""
+    name = f"migrations_{definition.name}"
+    postgres_server.create_database(name)
+    return postgres_server.url(name)
 
 
 @pytest.mark.postgres
@@ -167,7 +208,9 @@ async def test_postgresql_replicas_migrate_once_to_the_models(
 ) -> None:
     engines = [make_engine(postgres_url) for _ in range(3)]
     try:
-        await asyncio.gather(*(upgrade_to_head(e, migrations) for e in engines))
+        # Bounded: without the lock, concurrent DDL can leave the replicas waiting on each other.
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(upgrade_to_head(e, migrations) for e in engines))
         await upgrade_to_head(engines[0], migrations)
         async with engines[0].connect() as conn:
             tables = await conn.run_sync(_tables)
@@ -179,3 +222,39 @@ async def test_postgresql_replicas_migrate_once_to_the_models(
     assert tables == set(definition.metadata.tables) | {"alembic_version"}
     assert drift == []
     assert current == _head(migrations)
+
+
+def _migrate_in_processes(url: str, count: int) -> list[int]:
+    env = {**os.environ, "INTAKE_DATABASE_URL": url}
+    command_line = [sys.executable, "-m", "tools.migrate", "intake", "upgrade", "head"]
+    processes = [
+        subprocess.Popen(command_line, env=env, stderr=subprocess.DEVNULL) for _ in range(count)
+    ]
+    return [p.wait(timeout=60) for p in processes]
+
+
+async def _intake_tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_replica_processes_on_sqlite_migrate_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
+    codes = await asyncio.to_thread(_migrate_in_processes, url, 3)
+    assert codes == [0, 0, 0]
+    assert "tickets" in await _intake_tables(url)
+
+
+@pytest.mark.postgres
+async def test_replica_processes_on_postgresql_migrate_once(
+    postgres_server: PostgresServer,
+) -> None:
+    postgres_server.create_database("migrations_processes")
+    url = postgres_server.url("migrations_processes")
+    codes = await asyncio.to_thread(_migrate_in_processes, url, 3)
+    assert codes == [0, 0, 0]
+    assert "tickets" in await _intake_tables(url)

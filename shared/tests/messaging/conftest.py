@@ -96,14 +96,24 @@ async def engine(database_url: str, tables: Tables) -> AsyncIterator[AsyncEngine
 
 
 @pytest.fixture
+async def writer_engine(database_url: str, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The one-connection engine a service's writers share, as shared.app builds it."""
+    writer = make_engine(database_url, writer=True)
+    try:
+        yield writer
+    finally:
+        await writer.dispose()
+
+
+@pytest.fixture
 def sessions(engine: AsyncEngine) -> SessionMaker:
     """Readers (and the relay's reads)."""
     return make_sessionmaker(engine)
 
 
 @pytest.fixture
-def writer_sessions(engine: AsyncEngine) -> SessionMaker:
-    return make_sessionmaker(engine, writer=True)
+def writer_sessions(writer_engine: AsyncEngine) -> SessionMaker:
+    return make_sessionmaker(writer_engine)
 
 
 @pytest.fixture

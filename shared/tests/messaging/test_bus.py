@@ -46,11 +46,11 @@ def settings(nats_server: NatsServer, database_url: str, tmp_path: Path) -> Base
 class Wiring:
     """Sessions that wake the bus's relay on commit, as `shared.app` wires them."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writer_engine: AsyncEngine) -> None:
         self.bus: ServiceBus | None = None
         info = wake_info(self._wake)
         self.sessions = make_sessionmaker(engine, info=info)
-        self.writer_sessions = make_sessionmaker(engine, info=info, writer=True)
+        self.writer_sessions = make_sessionmaker(writer_engine, info=info)
 
     def _wake(self) -> None:
         if self.bus is not None:
@@ -58,8 +58,8 @@ class Wiring:
 
 
 @pytest.fixture
-def wiring(engine: AsyncEngine) -> Wiring:
-    return Wiring(engine)
+def wiring(engine: AsyncEngine, writer_engine: AsyncEngine) -> Wiring:
+    return Wiring(engine, writer_engine)
 
 
 async def start_bus(

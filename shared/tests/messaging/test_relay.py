@@ -66,12 +66,12 @@ async def running(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
 
 
 @pytest.fixture
-def app_sessions(engine: AsyncEngine) -> AppSessions:
+def app_sessions(writer_engine: AsyncEngine) -> AppSessions:
     """What a service's request handlers use: a commit with events wakes `relay`."""
 
     def make(relay: OutboxRelay | None) -> SessionMaker:
         info = wake_info(relay.wake) if relay is not None else None
-        return make_sessionmaker(engine, info=info, writer=True)
+        return make_sessionmaker(writer_engine, info=info)
 
     return make
 

@@ -1,0 +1,1 @@
+"""The intake service's schema history (Alembic)."""

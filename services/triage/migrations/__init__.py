@@ -1,0 +1,1 @@
+"""The triage service's schema history (Alembic)."""
