@@ -68,6 +68,8 @@ async def triage_ticket(
     """Classify a received ticket, store the result and stage `ticket.triaged`."""
     if event.ticket_id is None:
         raise PermanentError("ticket.received without a ticket id")
+    # The inbox makes each event apply once; this makes each ticket triage once, even if
+    # intake published it again under another event id.
     existing = await repository.get(session, event.ticket_id)
     if existing is not None:
         return existing

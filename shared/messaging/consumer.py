@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import ContractError, Envelope, decode, dlq_subject, stream_for
 from shared.db import SessionMaker
-from shared.messaging.inbox import already_applied, record_applied
+from shared.messaging.inbox import applied_among, record_applied
 from shared.telemetry import consume_span
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+# A message and how it is settled: applied, duplicate, retry (nak) or dead (dead letter).
+Outcome = tuple[Msg, str, BaseException | None]
 
 
 class PermanentError(Exception):
@@ -146,46 +149,68 @@ class Consumer:
         return first + more
 
     async def process(self, msgs: Sequence[Msg]) -> None:
-        """Apply a batch in one transaction, each message in its own savepoint."""
-        settle: list[tuple[Msg, str, BaseException | None]] = []
-        try:
-            async with self._sessions() as session, session.begin():
-                for msg in msgs:
-                    settle.append(await self._apply(session, msg))
-        except Exception as exc:  # noqa: BLE001 - a failed commit: every message retries
-            log.warning("consumer.commit_failed", extra={"error_type": type(exc).__name__})
-            settle = [(m, "retry", exc) for m in msgs]
+        """Apply a batch in one transaction: one inbox query, one inbox insert, one commit.
+
+        A message whose handler fails is set apart (nak or dead letter) and the rest of
+        the batch is applied again without it, so one bad event never holds back others.
+        """
+        settle: list[Outcome] = []
+        items: list[tuple[Msg, Any]] = []
+        for msg in msgs:
+            try:
+                items.append((msg, decode(msg.data, subject=msg.subject)))
+            except ContractError as exc:
+                settle.append((msg, "dead", exc))
+        settle += await self._apply_isolating(items)
         for msg, outcome, error in settle:
             await self._settle(msg, outcome, error)
 
-    async def _apply(
-        self, session: AsyncSession, msg: Msg
-    ) -> tuple[Msg, str, BaseException | None]:
-        try:
-            event = decode(msg.data, subject=msg.subject)
-        except ContractError as exc:
-            return msg, "dead", exc
-        attrs = {
-            "sanad.event_id": str(event.event_id),
-            "sanad.ticket_id": _ticket_id(event),
-            "messaging.consumer.name": self.spec.durable,
-        }
-        with consume_span(self._tracer, msg.subject, msg.headers, attrs):
+    async def _apply_isolating(self, items: Sequence[tuple[Msg, Any]]) -> list[Outcome]:
+        """Apply `items` together; a message whose handler fails is set apart, the rest retried."""
+        pending = list(items)
+        outcomes: list[Outcome] = []
+        while pending:
             try:
-                async with session.begin_nested():
-                    if await already_applied(
-                        session, self._inbox, consumer=self.spec.durable, event_id=event.event_id
-                    ):
-                        return msg, "duplicate", None
-                    await self.spec.handler(session, event)
-                    await record_applied(
-                        session, self._inbox, consumer=self.spec.durable, event_id=event.event_id
-                    )
-            except PermanentError as exc:
-                return msg, "dead", exc
-            except Exception as exc:  # noqa: BLE001 - settled below: nak, or dead letter
-                return msg, "retry", exc
-        return msg, "applied", None
+                return outcomes + await self._apply(pending)
+            except _HandlerFailed as failed:
+                outcomes.append(_failed(pending[failed.index][0], failed.error))
+                del pending[failed.index]
+            except Exception as exc:  # noqa: BLE001 - not one message's fault: each on its own
+                if len(pending) == 1:
+                    return [*outcomes, _failed(pending[0][0], exc)]
+                for item in pending:
+                    outcomes += await self._apply_isolating([item])
+                return outcomes
+        return outcomes
+
+    async def _apply(self, items: Sequence[tuple[Msg, Any]]) -> list[Outcome]:
+        """Apply `items` and record their ids in one transaction; raises if any fails."""
+        outcomes: list[Outcome] = []
+        consumer = self.spec.durable
+        async with self._sessions() as session, session.begin():
+            seen = await applied_among(
+                session, self._inbox, consumer=consumer, event_ids=(e.event_id for _, e in items)
+            )
+            fresh: list[uuid.UUID] = []
+            for msg, event in items:
+                if event.event_id in seen:
+                    outcomes.append((msg, "duplicate", None))
+                    continue
+                seen.add(event.event_id)
+                attrs = {
+                    "sanad.event_id": str(event.event_id),
+                    "sanad.ticket_id": _ticket_id(event),
+                    "messaging.consumer.name": consumer,
+                }
+                with consume_span(self._tracer, msg.subject, msg.headers, attrs):
+                    try:
+                        await self.spec.handler(session, event)
+                    except Exception as exc:
+                        raise _HandlerFailed(len(outcomes), exc) from exc
+                fresh.append(event.event_id)
+                outcomes.append((msg, "applied", None))
+            await record_applied(session, self._inbox, consumer=consumer, event_ids=fresh)
+        return outcomes
 
     async def _settle(self, msg: Msg, outcome: str, error: BaseException | None) -> None:
         delivered = msg.metadata.num_delivered if msg.metadata else 1
@@ -225,6 +250,19 @@ class Consumer:
                 "error_type": headers["Sanad-Error-Type"],
             },
         )
+
+
+class _HandlerFailed(Exception):
+    """The handler of the message at `index` raised `error`; the transaction is rolled back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.index = index
+        self.error = error
+
+
+def _failed(msg: Msg, exc: BaseException) -> Outcome:
+    return (msg, "dead" if isinstance(exc, PermanentError) else "retry", exc)
 
 
 def _ticket_id(event: Envelope) -> str:

@@ -113,10 +113,16 @@ class OutboxRelay:
         done: list[int] = []
         for start in range(0, len(rows), self._window):
             window = rows[start : start + self._window]
-            # Sent in order over one connection, acknowledged concurrently.
-            results = await asyncio.gather(
-                *(self._publish_one(row) for row in window), return_exceptions=True
-            )
+            # Sent in order over one connection; the acknowledgements are awaited together.
+            acks = [await self._publish_one(row) for row in window]
+            try:
+                results = await asyncio.wait_for(
+                    asyncio.gather(*acks, return_exceptions=True), timeout=self._publish_timeout
+                )
+            except TimeoutError:
+                for ack in acks:
+                    ack.cancel()
+                return done
             for row, result in zip(window, results, strict=True):
                 if isinstance(result, BaseException):
                     # Keep the failed row and all after it. Some of those may already be on
@@ -127,12 +133,13 @@ class OutboxRelay:
                 done.append(row.id)
         return done
 
-    async def _publish_one(self, row: Any) -> None:
+    async def _publish_one(self, row: Any) -> asyncio.Future[Any]:
         attrs = {"sanad.event_id": row.event_id, "messaging.destination.name": row.subject}
         with publish_span(
             self._tracer, row.subject, carrier=row.trace_carrier, attributes=attrs
         ) as headers:
             headers = {**headers, "Nats-Msg-Id": row.event_id}
-            await self._js.publish(
-                row.subject, row.payload, headers=headers, timeout=self._publish_timeout
+            ack: asyncio.Future[Any] = await self._js.publish_async(
+                row.subject, row.payload, headers=headers, wait_stall=self._publish_timeout
             )
+            return ack
