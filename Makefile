@@ -44,6 +44,9 @@ format: $(STAMP) ## Format and fix what ruff can
 bench: $(STAMP) ## Benchmark intake and the journey against a stack it starts (N=, C=)
 	$(PY) -m bench.intake $(if $(N),--tickets $(N)) $(if $(C),--concurrency $(C))
 
+eval-triage: $(STAMP) ## Measure the triage classifier on the labelled dev set (DATA= to choose)
+	$(PY) -m tools.eval_triage $(or $(DATA),../shared/data/triage_dev.jsonl)
+
 trace: $(STAMP) ## Print one ticket's trace as a timeline: make trace TICKET=<id>
 	@test -n "$(TICKET)" || { echo "usage: make trace TICKET=<ticket id>"; exit 2; }
 	$(PY) -m tools.trace $(TICKET)
@@ -64,4 +67,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format bench trace migration migrate contract-schemas lock clean
+.PHONY: help install run test test-fast lint format bench eval-triage trace migration migrate contract-schemas lock clean

@@ -27,12 +27,13 @@ def ensure_postgres_installed() -> Path:
     bin_dir = _bin_dir()
     if bin_dir is not None:
         return bin_dir
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+    apt = shutil.which("apt-get")
+    if os.geteuid() != 0 or apt is None:
         raise PostgresUnavailable("postgresql is not installed and this user cannot install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)  # noqa: S607
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
+    subprocess.run([apt, "update", "-qq"], check=True, env=env)  # noqa: S603
+    subprocess.run(  # noqa: S603
+        [apt, "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
         check=True,
         env=env,
     )

@@ -69,5 +69,13 @@ def test_dead_letters_have_their_own_stream() -> None:
 
 @pytest.mark.parametrize("event", EVENT_TYPES, ids=subject_of)
 def test_envelopes_carry_the_fields_every_consumer_relies_on(event: type[Envelope]) -> None:
-    required = {"event_id", "type", "schema_version", "occurred_at", "producer", "ticket_id", "data"}
+    required = {
+        "event_id",
+        "type",
+        "schema_version",
+        "occurred_at",
+        "producer",
+        "ticket_id",
+        "data",
+    }
     assert required <= set(event.model_fields)

@@ -37,7 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def eventually(check: Callable[[], T | None], *, timeout: float = 20.0, every: float = 0.1) -> T:
     """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = check()
         if last:
@@ -56,15 +56,20 @@ def post_ticket(stack: Stack, **fields: Any) -> dict[str, Any]:
 
 def triage_of(stack: Stack, ticket_id: str) -> dict[str, Any] | None:
     response = httpx.get(
-        f"{stack.url('triage')}/v1/triage/{ticket_id}", headers=stack.auth(Scope.handler),
+        f"{stack.url('triage')}/v1/triage/{ticket_id}",
+        headers=stack.auth(Scope.handler),
         timeout=10,
     )
-    return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+    if response.status_code != 200:
+        return None
+    result: dict[str, Any] = response.json()
+    return result
 
 
 def summary(stack: Stack) -> dict[str, Any]:
     response = httpx.get(
-        f"{stack.url('reporting')}/v1/metrics/summary", headers=stack.auth(Scope.analyst),
+        f"{stack.url('reporting')}/v1/metrics/summary",
+        headers=stack.auth(Scope.analyst),
         timeout=10,
     )
     assert response.status_code == 200, response.text

@@ -30,7 +30,8 @@ async def _events_reporting_receives(url: str) -> list[bytes]:
     payloads: list[bytes] = []
     try:
         for stream, subject in (
-            ("SANAD_INTAKE", "sanad.intake.>"), ("SANAD_TRIAGE", "sanad.triage.>"),
+            ("SANAD_INTAKE", "sanad.intake.>"),
+            ("SANAD_TRIAGE", "sanad.triage.>"),
         ):
             sub = await js.pull_subscribe(
                 subject, stream=stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
@@ -60,7 +61,8 @@ def test_canaries_reach_no_span_log_event_for_reporting_metric_or_file(stack: St
 
     # The handler gets the plaintext back: the canaries were really stored.
     read = httpx.get(
-        f"{stack.url('intake')}/v1/tickets/{ticket['id']}", headers=stack.auth(Scope.handler),
+        f"{stack.url('intake')}/v1/tickets/{ticket['id']}",
+        headers=stack.auth(Scope.handler),
         timeout=10,
     ).json()
     assert read["requester"]["name"] == canary["name"]
@@ -70,10 +72,13 @@ def test_canaries_reach_no_span_log_event_for_reporting_metric_or_file(stack: St
         httpx.get(f"{stack.url(n)}/metrics", headers=stack.auth(Scope.ops), timeout=10).text
         for n in stack.services
     ]
-    answers.append(httpx.get(
-        f"{stack.url('reporting')}/v1/metrics/summary", headers=stack.auth(Scope.analyst),
-        timeout=10,
-    ).text)
+    answers.append(
+        httpx.get(
+            f"{stack.url('reporting')}/v1/metrics/summary",
+            headers=stack.auth(Scope.analyst),
+            timeout=10,
+        ).text
+    )
     events = asyncio.run(_events_reporting_receives(stack.nats.url))
     assert events, "the streams hold the journey's events"
     files = read_tree(stack.var_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import nats
+from nats.aio.msg import Msg
 
 from shared.testing.stack import Stack
 from tests.e2e.conftest import eventually, post_ticket, triage_of
@@ -15,7 +16,7 @@ async def _publish_poison_and_collect_dead_letters(url: str) -> list[tuple[str, 
     dead: list[tuple[str, bytes]] = []
     done = asyncio.Event()
 
-    async def collect(msg: nats.aio.msg.Msg) -> None:
+    async def collect(msg: Msg) -> None:
         dead.append((msg.subject, msg.data))
         if {s for s, _ in dead} >= {"sanad.dlq.triage", "sanad.dlq.reporting"}:
             done.set()

@@ -37,8 +37,11 @@ def test_reporting_killed_part_way_through_200_tickets_counts_each_once(stack: S
 
     assert len({t["id"] for t in first + second}) == TICKETS
     done = eventually(
-        lambda: (s := summary(stack))["tickets_triaged"] == TICKETS
-        and s["tickets_received"] == TICKETS and s,
+        lambda: (
+            (s := summary(stack))["tickets_triaged"] == TICKETS
+            and s["tickets_received"] == TICKETS
+            and s
+        ),
         timeout=60,
     )
     assert done["by_priority"] == {"P2": TICKETS}

@@ -11,6 +11,7 @@ import httpx
 import nats
 import pytest
 from fastapi import FastAPI
+from nats.aio.msg import Msg
 
 from services.escalation.config import EscalationSettings
 from services.escalation.main import create_app as create_escalation
@@ -42,7 +43,9 @@ def _settings(
     postgres.create_database(database)
     settings_cls = FACTORIES[service][0]
     return settings_cls(
-        var_dir=var_dir, database_url=postgres.url(database), bus_enabled=False,
+        var_dir=var_dir,
+        database_url=postgres.url(database),
+        bus_enabled=False,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -69,7 +72,7 @@ async def test_a_ticket_is_stored_encrypted_and_published_from_a_postgresql_outb
         settings = settings.model_copy(update={"bus_enabled": True, "nats_url": server.url})
         app = create_intake(settings)  # type: ignore[arg-type]
         nc = await nats.connect(server.url)
-        received: asyncio.Queue[nats.aio.msg.Msg] = asyncio.Queue()
+        received: asyncio.Queue[Msg] = asyncio.Queue()
         await nc.subscribe("sanad.intake.>", cb=received.put)
         async with app.router.lifespan_context(app):
             _, token = await app.state.runtime.token_store.create(
@@ -97,4 +100,5 @@ async def test_a_ticket_is_stored_encrypted_and_published_from_a_postgresql_outb
     assert message.headers is not None
     assert message.headers["Nats-Msg-Id"] in message.data.decode()
     assert ticket["id"] in message.data.decode()
-    assert b"Lina" not in message.data and b"border" not in message.data
+    assert b"Lina" not in message.data
+    assert b"border" not in message.data
