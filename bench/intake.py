@@ -375,7 +375,7 @@ def _bench(args: argparse.Namespace, var_dir: Path) -> int:
             pids = {
                 name: proc.process.pid
                 for name, proc in stack.services.items()
-                if proc.process is not None and name in ("intake", "triage")
+                if proc.process is not None
             }
             pids["nats"] = stack.nats.process.pid
         (var_dir / "logs").mkdir(parents=True, exist_ok=True)

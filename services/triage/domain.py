@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from services.triage.lexicon import Lexicon
+from services.triage.lexicon import Group, Lexicon, Signal
+from services.triage.text import (
+    SUPPORTED_LANGUAGES,
+    detect_language,
+    detect_languages,
+    normalise,
+    skeleton,
+    squeeze_fully,
+)
 from shared.contracts import Category, Flag, Priority, RequesterRole
+
+__all__ = [
+    "REVIEW_BELOW",
+    "SUPPORTED_LANGUAGES",
+    "Classification",
+    "classify",
+    "detect_language",
+    "normalise",
+    "priority_for",
+]
 
 _PRIORITY_RANK = {Priority.P1: 1, Priority.P2: 2, Priority.P3: 3, Priority.P4: 4}
 _P1_CATEGORIES = {Category.doxxing, Category.threats, Category.entrapment}
@@ -20,13 +37,10 @@ _RAISING_ROLES = {
     RequesterRole.lgbtq,
     RequesterRole.activist,
 }
-SUPPORTED_LANGUAGES = {"ar", "ar-Latn", "fr", "en"}
 REVIEW_BELOW = 0.5
-
-_ARABIC = re.compile(r"[\u0600-\u06FF]")
-_ARABIZI = re.compile(r"\b[a-z]*[2357689][a-z]+[a-z0-9]*\b", re.IGNORECASE)
-_FRENCH = re.compile(r"\b(je|mon|ma|mes|est|pas|compte|avec|pour|qui|une|les|des)\b", re.I)
-_ENGLISH = re.compile(r"\b(the|my|is|was|and|to|i|me|someone|account|they|have)\b", re.I)
+MODEL_WEIGHT = 1.2
+_CLAUSE_BREAK = re.compile(r"[.!?;\n]|\b(but|mais|however|cependant|bs|bas)\b|لكن|بس")
+_NEGATION_REACH = 3  # words between a negation and what it negates
 
 
 @dataclass(frozen=True)
@@ -40,31 +54,8 @@ class Classification:
     needs_review: bool
     reasons: tuple[str, ...]
     rule_ids: tuple[str, ...] = field(default=())
-
-
-def detect_language(text: str) -> str:
-    """ar, ar-Latn (Arabizi), fr, en, or und when none is recognised."""
-    if len(_ARABIC.findall(text)) >= 3:
-        return "ar"
-    words = max(len(text.split()), 1)
-    arabizi, french, english = (
-        len(_ARABIZI.findall(text)),
-        len(_FRENCH.findall(text)),
-        len(_ENGLISH.findall(text)),
-    )
-    best = max(arabizi * 2, french, english)
-    if best == 0 or best / words < 0.05:
-        return "und"
-    if best == arabizi * 2:
-        return "ar-Latn"
-    return "fr" if french > english else "en"
-
-
-def normalise(text: str) -> str:
-    """Case, accents and repeated letters folded, so lexicon terms match real writing."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.sub(r"(\w)\1{2,}", r"\1\1", stripped)
+    platforms: tuple[str, ...] = field(default=())
+    languages: tuple[str, ...] = field(default=())
 
 
 def priority_for(
@@ -77,11 +68,13 @@ def priority_for(
         return Priority.P1, [f"P1: flagged {', '.join(which)}"]
     if category in _P1_CATEGORIES:
         return Priority.P1, [f"P1: {category.value} is an immediate physical threat"]
-    if category in _P2_CATEGORIES or category is Category.device_seizure:
+    if category in _P2_CATEGORIES:
         return Priority.P2, [f"P2: {category.value} is ongoing harm that spreads"]
+    if category is Category.device_seizure:
+        return Priority.P2, ["P2: device_seizure with nobody held now"]
     if category is Category.website_attack and Flag.ongoing in flags:
         return Priority.P2, ["P2: website attack in progress"]
-    if category is Category.impersonation and "impersonation_contacts" in signals:
+    if category is Category.impersonation and Signal.impersonation_contacts in signals:
         return Priority.P2, ["P2: the fake account is used on the person's contacts"]
     if category in _P4_CATEGORIES:
         return Priority.P4, [f"P4: {category.value}"]
@@ -97,6 +90,79 @@ def priority_for(
     return priority, reasons
 
 
+# --- matching -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    target: str
+    source: str
+    weight: float
+    negated: bool
+
+
+def _views(text: str) -> dict[bool, str]:
+    norm = normalise(text)
+    squeezed = squeeze_fully(norm)
+    # an elongated word is read both ways: "haacked" as "haacked" and "hacked"
+    plain = norm if squeezed == norm or not re.search(r"(\w)\1", text) else f"{norm}\n{squeezed}"
+    return {False: plain, True: skeleton(plain)}
+
+
+def _negated(view: str, start: int, negation_ends: list[int]) -> bool:
+    for end in negation_ends:
+        if end <= start:
+            between = view[end:start]
+            if len(between.split()) <= _NEGATION_REACH and not _CLAUSE_BREAK.search(between):
+                return True
+    return False
+
+
+def _scan(lexicon: Lexicon, text: str) -> tuple[list[Hit], str]:
+    views = _views(text)
+    plain = views[False]
+    has_arabic = bool(re.search(r"[\u0621-\u064A]", plain))
+    has_latin = bool(re.search(r"[a-z]", plain))
+    active: list[Group] = [
+        g for g in lexicon.groups if (has_arabic if g.arabic else has_latin) and g.kind
+    ]
+    negation_ends: dict[bool, list[int]] = {False: [], True: []}
+    for g in active:
+        if g.kind == "negation":
+            negation_ends[g.arabizi] += [m.end() for m in g.regex.finditer(views[g.arabizi])]
+    hits: list[Hit] = []
+    seen: set[tuple[str, str, str]] = set()
+    for g in active:
+        if g.kind == "negation":
+            continue
+        view = views[g.arabizi]
+        for m in g.regex.finditer(view):
+            term = g.terms[int((m.lastgroup or "g0")[1:])]
+            key = (g.kind, g.target, term.source)
+            if key in seen:
+                continue
+            seen.add(key)
+            negated = g.kind in {"category", "flag"} and _negated(
+                view, m.start(), negation_ends[g.arabizi]
+            )
+            hits.append(Hit(g.kind, g.target, term.source, term.weight, negated))
+    return hits, plain
+
+
+# --- classify -------------------------------------------------------------------
+
+
+def _language(text: str, declared: str | None) -> tuple[str, tuple[str, ...]]:
+    seen = detect_languages(text)
+    mixed = tuple(lang for lang, share in seen if share >= 0.15)
+    if declared:
+        head, _, tail = declared.partition("-")
+        declared = head.lower() + (f"-{tail.title()}" if tail else "")
+        return declared, mixed
+    return seen[0][0], mixed
+
+
 def classify(
     text: str,
     *,
@@ -105,37 +171,44 @@ def classify(
     declared_language: str | None = None,
 ) -> Classification:
     """Category, flags, priority, language, confidence and reasons for one message."""
-    norm = normalise(text)
-    language = declared_language or detect_language(text)
-    scores: dict[Category, float] = defaultdict(float)
+    language, languages = _language(text, declared_language)
+    hits, plain = _scan(lexicon, text)
     reasons: list[str] = []
     rule_ids: list[str] = []
-    for term in lexicon.categories:
-        if term.regex.search(norm):
-            scores[Category(term.target)] += 1.0
-            reasons.append(f"'{term.source}' suggests {term.target}")
-            rule_ids.append(f"cat:{term.target}")
-    flags = {Flag(t.target) for t in lexicon.flags if t.regex.search(norm)}
+    scores: dict[Category, float] = defaultdict(float)
+    for hit in (h for h in hits if h.kind == "category"):
+        if hit.negated:
+            reasons.append(f"'{hit.source}' ({hit.target}) is negated: not counted")
+            rule_ids.append(f"neg:{hit.target}")
+            continue
+        scores[Category(hit.target)] += hit.weight
+        reasons.append(f"'{hit.source}' suggests {hit.target}")
+        rule_ids.append(f"cat:{hit.target}")
+    signals = {h.target for h in hits if h.kind == "signal"}
+    for signal in sorted(signals):
+        rule_ids.append(f"signal:{signal}")
+    platforms = tuple(sorted({h.target for h in hits if h.kind == "platform"}))
+    if platforms:
+        reasons.append(f"platforms: {', '.join(platforms)}")
+    flags = {Flag(h.target) for h in hits if h.kind == "flag" and not h.negated}
+    flags = _read_flags(flags, signals, reasons, rule_ids)
     for flag in sorted(flags):
         reasons.append(f"flag {flag.value}: the message says so")
         rule_ids.append(f"flag:{flag.value}")
-    signals = {t.target for t in lexicon.signals if t.regex.search(norm)}
-    if Flag.detained in flags and not scores:
+    _weigh_incident_cues(scores, signals, reasons)
+    _add_model(scores, lexicon, plain, reasons, rule_ids)
+    if Flag.detained in flags and not any(s >= 0.5 for s in scores.values()):
         scores[Category.out_of_scope] += 0.5
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0].value))
-    if ranked:
-        category = ranked[0][0]
-        secondary = tuple(c for c, s in ranked[1:] if s >= 1.0)[:3]
-        total = sum(scores.values())
-        confidence = round(min(0.95, 0.4 + 0.5 * ranked[0][1] / total + 0.05 * ranked[0][1]), 2)
-    else:
-        category, secondary, confidence = Category.advice, (), 0.2
-        reasons.append("no known words: defaulted to advice for a person to check")
+    category, secondary, confidence = _decide(scores, reasons)
     priority, priority_reasons = priority_for(category, flags, role, signals)
+    supported = language in SUPPORTED_LANGUAGES
+    if not supported:
+        priority = _floor_for_unread(priority, role, priority_reasons)
     reasons += priority_reasons
-    needs_review = confidence < REVIEW_BELOW or language not in SUPPORTED_LANGUAGES
-    if language not in SUPPORTED_LANGUAGES:
+    if not supported:
         reasons.append(f"language {language} is not one triage reads: a person must check")
+    elif confidence < REVIEW_BELOW:
+        reasons.append(f"confidence {confidence:.2f} is low: a person must check")
     return Classification(
         category=category,
         secondary=secondary,
@@ -143,7 +216,87 @@ def classify(
         priority=priority,
         language=language,
         confidence=confidence,
-        needs_review=needs_review,
+        needs_review=confidence < REVIEW_BELOW or not supported,
         reasons=tuple(reasons),
         rule_ids=tuple(dict.fromkeys(rule_ids)),
+        platforms=platforms,
+        languages=languages,
     )
+
+
+def _read_flags(
+    flags: set[Flag], signals: set[str], reasons: list[str], rule_ids: list[str]
+) -> set[Flag]:
+    """The taxonomy's reading rules: `detained` is held now; `ongoing` is not over."""
+    if Flag.detained in flags and Signal.released in signals:
+        flags = flags - {Flag.detained}
+        reasons.append("not flagged detained: the message says they were let go or given back")
+        rule_ids.append("rule:released")
+    if Flag.ongoing in flags and Signal.resolved in signals:
+        flags = flags - {Flag.ongoing}
+        reasons.append("not flagged ongoing: the message says it is over")
+        rule_ids.append("rule:resolved")
+    if Signal.physical_context in signals and Flag.physical_threat not in flags:
+        flags = flags | {Flag.physical_threat}
+        reasons.append("flag physical_threat: people at risk could be located")
+    return flags
+
+
+def _weigh_incident_cues(
+    scores: dict[Category, float], signals: set[str], reasons: list[str]
+) -> None:
+    """Prevention or 'what if' questions pull towards advice when no incident is told."""
+    if not ({Signal.no_incident, Signal.hypothetical} & signals):
+        return
+    incident = [c for c in scores if c not in _P4_CATEGORIES]
+    for category in incident:
+        scores[category] *= 0.4 if Signal.no_incident in signals else 0.6
+    scores[Category.advice] += 1.0
+    reasons.append("asks for prevention or advice without describing an incident")
+
+
+def _add_model(
+    scores: dict[Category, float],
+    lexicon: Lexicon,
+    plain: str,
+    reasons: list[str],
+    rule_ids: list[str],
+) -> None:
+    if lexicon.model is None:
+        return
+    prediction = lexicon.model.predict(plain)
+    if prediction is None:
+        return
+    for category, p in prediction.probabilities.items():
+        if p >= 0.05:
+            scores[category] += MODEL_WEIGHT * p
+    best = max(prediction.probabilities, key=lambda c: prediction.probabilities[c])
+    p = prediction.probabilities[best]
+    words = ", ".join(f"'{w}'" for w in prediction.top_features)
+    reasons.append(
+        f"examples model: {best.value} ({p:.2f})" + (f" from {words}" if words else "")
+    )
+    rule_ids.append(f"model:{best.value}")
+
+
+def _decide(
+    scores: dict[Category, float], reasons: list[str]
+) -> tuple[Category, tuple[Category, ...], float]:
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0].value))
+    if not ranked or ranked[0][1] < 0.3:
+        reasons.append("no known words: defaulted to advice for a person to check")
+        return Category.advice, (), 0.2
+    top_category, top = ranked[0]
+    second = ranked[1][1] if len(ranked) > 1 else 0.0
+    secondary = tuple(c for c, s in ranked[1:] if s >= 1.0 and s >= 0.5 * top)[:3]
+    confidence = 0.3 + 0.35 * (top - second) / top + 0.1 * min(top, 3.0)
+    return top_category, secondary, round(min(0.97, max(0.05, confidence)), 2)
+
+
+def _floor_for_unread(priority: Priority, role: RequesterRole, reasons: list[str]) -> Priority:
+    """An unread message is never left in the low queue: at least P3, P2 for at-risk roles."""
+    floor = Priority.P2 if role in _RAISING_ROLES else Priority.P3
+    if _PRIORITY_RANK[priority] > _PRIORITY_RANK[floor]:
+        reasons.append(f"kept at {floor.value}: the message could not be read")
+        return floor
+    return priority

@@ -5,13 +5,46 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.triage.model import Example, NaiveBayes
+from services.triage.text import fold, skeleton_pattern
 from shared.contracts import Category, Flag
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
+ARABIZI = "ar-Latn"
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
+_ESCAPE = re.compile(r"(\\.)")
+
+
+class Signal(StrEnum):
+    """Cues that change how categories and flags are read, not what they are."""
+
+    impersonation_contacts = "impersonation_contacts"  # the fake account writes to contacts
+    released = "released"  # the person held was let go, the device handed back
+    resolved = "resolved"  # the attack is over (site restored, access regained)
+    no_incident = "no_incident"  # "nothing has happened (yet)"
+    hypothetical = "hypothetical"  # "in case", "what if", "to prevent"
+    physical_context = "physical_context"  # people in hiding, location of at-risk people
+
+
+class Platform(StrEnum):
+    facebook = "facebook"
+    instagram = "instagram"
+    whatsapp = "whatsapp"
+    tiktok = "tiktok"
+    x = "x"
+    telegram = "telegram"
+    snapchat = "snapchat"
+    gmail = "gmail"
+    youtube = "youtube"
+    signal = "signal"
+    linkedin = "linkedin"
+    dating_app = "dating_app"
 
 
 def _bounded(pattern: str) -> str:
@@ -19,28 +52,62 @@ def _bounded(pattern: str) -> str:
     return rf"(?<!\w)(?:{pattern})(?!\w)"
 
 
+def fold_pattern(pattern: str, language: str) -> str:
+    """A pattern folded as text is (escapes kept), as a skeleton for Arabizi."""
+    folded = "".join(
+        part if part.startswith("\\") else fold(part) for part in _ESCAPE.split(pattern)
+    )
+    return skeleton_pattern(folded) if language == ARABIZI else folded
+
+
 class LexiconError(ValueError):
     """A lexicon file that cannot be used; raised at start, never later."""
+
+
+class WeightedPattern(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pattern: str = Field(min_length=1)
+    weight: float = Field(default=1.0, gt=0, le=5)
+
+
+Patterns = list[str | WeightedPattern]
 
 
 class LexiconFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    language: str
-    categories: dict[Category, list[str]]
-    flags: dict[Flag, list[str]] = {}
-    signals: dict[str, list[str]] = {}
+    language: str = Field(pattern=r"^[a-z]{2,3}(-[A-Za-z]{4})?$")
+    categories: dict[Category, Patterns]
+    flags: dict[Flag, Patterns] = {}
+    signals: dict[Signal, Patterns] = {}
+    negations: list[str] = []
+    platforms: dict[Platform, list[str]] = {}
 
-    @field_validator("categories", "flags", "signals")
+    @field_validator("categories", "flags", "signals", "platforms")
     @classmethod
-    def _patterns_compile(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _patterns_compile(cls, value: dict[str, Patterns]) -> dict[str, Patterns]:
         for key, patterns in value.items():
-            for pattern in patterns:
-                try:
-                    re.compile(_bounded(pattern))
-                except re.error as exc:
-                    raise ValueError(f"{key}: bad pattern {pattern!r}: {exc}") from None
+            for item in patterns:
+                _check(key, item if isinstance(item, str) else item.pattern)
         return value
+
+    @field_validator("negations")
+    @classmethod
+    def _negations_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            _check("negations", pattern)
+        return value
+
+
+def _check(key: str, pattern: str) -> None:
+    if "(?P" in pattern:
+        raise ValueError(f"{key}: bad pattern {pattern!r}: named groups are reserved")
+    for candidate in (pattern, fold_pattern(pattern, ARABIZI)):
+        try:
+            re.compile(_bounded(candidate))
+        except re.error as exc:
+            raise ValueError(f"{key}: bad pattern {pattern!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -50,6 +117,24 @@ class Term:
     target: str
     source: str
     regex: re.Pattern[str]
+    weight: float = 1.0
+    arabizi: bool = False
+
+    @property
+    def arabic(self) -> bool:
+        return bool(_ARABIC_LETTER.search(self.regex.pattern))
+
+
+@dataclass(frozen=True)
+class Group:
+    """Every term of one kind and target on one view, as a single regex."""
+
+    kind: str
+    target: str
+    arabizi: bool
+    arabic: bool
+    regex: re.Pattern[str]
+    terms: tuple[Term, ...]
 
 
 @dataclass(frozen=True)
@@ -57,32 +142,98 @@ class Lexicon:
     categories: tuple[Term, ...]
     flags: tuple[Term, ...]
     signals: tuple[Term, ...]
+    negations: tuple[Term, ...] = ()
+    platforms: tuple[Term, ...] = ()
+    model: NaiveBayes | None = None
+
+    @cached_property
+    def groups(self) -> tuple[Group, ...]:
+        """Terms grouped so one search per kind, target, view and script finds them all."""
+        buckets: dict[tuple[str, str, bool, bool], list[Term]] = {}
+        kinds = ("category", "flag", "signal", "negation", "platform")
+        for kind, terms in zip(
+            kinds, (self.categories, self.flags, self.signals, self.negations, self.platforms)
+        ):
+            for t in terms:
+                buckets.setdefault((kind, t.target, t.arabizi, t.arabic), []).append(t)
+        return tuple(
+            Group(
+                kind,
+                target,
+                arabizi,
+                arabic,
+                re.compile(
+                    "|".join(f"(?P<g{i}>{t.regex.pattern})" for i, t in enumerate(terms)),
+                    re.IGNORECASE,
+                ),
+                tuple(terms),
+            )
+            for (kind, target, arabizi, arabic), terms in buckets.items()
+        )
 
 
 def _terms(
-    groups: dict[str, list[str]] | dict[Category, list[str]] | dict[Flag, list[str]],
+    groups: dict[Category, Patterns]
+    | dict[Flag, Patterns]
+    | dict[Signal, Patterns]
+    | dict[str, Patterns],
+    language: str,
 ) -> tuple[Term, ...]:
-    return tuple(
-        Term(str(key), pattern, re.compile(_bounded(pattern), re.IGNORECASE))
-        for key, patterns in groups.items()
-        for pattern in patterns
-    )
+    out: list[Term] = []
+    for key, patterns in groups.items():
+        for item in patterns:
+            source, weight = (item, 1.0) if isinstance(item, str) else (item.pattern, item.weight)
+            compiled = re.compile(_bounded(fold_pattern(source, language)), re.IGNORECASE)
+            out.append(Term(str(key), source, compiled, weight, language == ARABIZI))
+    return tuple(out)
+
+
+def _load(path: Path) -> LexiconFile:
+    try:
+        return LexiconFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LexiconError(f"{path.name}: {exc}") from None
+
+
+def _examples(directory: Path) -> list[Example]:
+    examples: list[Example] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                examples.append(Example.model_validate_json(line))
+            except ValidationError as exc:
+                raise LexiconError(f"{path.name} line {number}: {exc}") from None
+    return examples
 
 
 def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
-    """Every *.json lexicon under `directory`, merged; any defect is a LexiconError."""
+    """Every *.json lexicon under `directory`, merged, and a model trained on
+    `directory/examples/*.jsonl` when there are any; any defect is a LexiconError."""
     files = sorted(directory.glob("*.json"))
     if not files:
         raise LexiconError(f"no lexicon files under {directory}")
     categories: list[Term] = []
     flags: list[Term] = []
     signals: list[Term] = []
+    negations: list[Term] = []
+    platforms: list[Term] = []
     for path in files:
-        try:
-            data = LexiconFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
-        except (ValidationError, json.JSONDecodeError) as exc:
-            raise LexiconError(f"{path.name}: {exc}") from None
-        categories += _terms(data.categories)
-        flags += _terms(data.flags)
-        signals += _terms(data.signals)
-    return Lexicon(tuple(categories), tuple(flags), tuple(signals))
+        data = _load(path)
+        lang = data.language
+        categories += _terms(data.categories, lang)
+        flags += _terms(data.flags, lang)
+        signals += _terms(data.signals, lang)
+        negations += _terms({"negation": list(data.negations)}, lang)
+        platforms += _terms({str(k): list(v) for k, v in data.platforms.items()}, lang)
+    examples = _examples(directory / "examples")
+    model = NaiveBayes.train(examples) if examples else None
+    return Lexicon(
+        tuple(categories),
+        tuple(flags),
+        tuple(signals),
+        tuple(negations),
+        tuple(platforms),
+        model,
+    )

@@ -53,6 +53,7 @@ class ConsumerOptions:
     ack_wait: float = 30.0
     batch: int = 64
     idle_wait: float = 1.0
+    backlog_wait: float = 0.05
     backoff_base: float = 0.5
     backoff_max: float = 30.0
 
@@ -138,12 +139,19 @@ class Consumer:
 
     async def _fetch(self, sub: Any) -> list[Msg]:
         try:
-            # One message blocks until something arrives; the backlog behind it comes at once.
+            # One message blocks until something arrives, and returns the moment it does.
             first: list[Msg] = await sub.fetch(1, timeout=self._opts.idle_wait)
         except (nats.errors.TimeoutError, TimeoutError):
             return []
+        # Its metadata says how many wait behind it: ask for exactly those, so the server
+        # answers at once instead of holding the request open for a fuller batch.
+        pending = first[0].metadata.num_pending if first[0].metadata else 0
+        if not pending:
+            return first
         try:
-            more: list[Msg] = await sub.fetch(self._opts.batch - 1, timeout=0.005)
+            more: list[Msg] = await sub.fetch(
+                min(pending, self._opts.batch - 1), timeout=self._opts.backlog_wait
+            )
         except (nats.errors.TimeoutError, TimeoutError):
             more = []
         return first + more
@@ -153,6 +161,8 @@ class Consumer:
 
         A message whose handler fails is set apart (nak or dead letter) and the rest of
         the batch is applied again without it, so one bad event never holds back others.
+        Handlers run without autoflush: what they add is flushed once, at the commit, and
+        a handler finds an earlier handler's new object through `session.get`, not a query.
         """
         settle: list[Outcome] = []
         items: list[tuple[Msg, Any]] = []
@@ -202,7 +212,10 @@ class Consumer:
                     "sanad.ticket_id": _ticket_id(event),
                     "messaging.consumer.name": consumer,
                 }
-                with consume_span(self._tracer, msg.subject, msg.headers, attrs):
+                with (
+                    consume_span(self._tracer, msg.subject, msg.headers, attrs),
+                    session.no_autoflush,
+                ):
                     try:
                         await self.spec.handler(session, event)
                     except Exception as exc:
