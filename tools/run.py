@@ -7,6 +7,8 @@ consumers and flush their outbox), then NATS.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -47,7 +49,18 @@ def _bootstrap_admin(env: dict[str, str]) -> None:
     subprocess.run([str(sanad), "bootstrap-admin"], env=env, check=True)  # noqa: S603
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _follow_parent() -> int:
+    """`make` does not pass SIGTERM on to its children: ask Linux to pass it to us."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    return os.getppid()
+
+
 def main(argv: list[str] | None = None) -> int:
+    parent = _follow_parent()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--var-dir", default=os.environ.get("SANAD_VAR_DIR", "var"))
     args = parser.parse_args(argv)
@@ -81,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
     exit_code = 0
     while not stopping:
+        if os.getppid() != parent:
+            # Our parent (make, a terminal) is gone: stop rather than linger as an orphan.
+            stopping = True
         for name, proc in procs.items():
             if proc.poll() is not None:
                 print(f"{name} exited with {proc.returncode}; stopping.", file=sys.stderr)
