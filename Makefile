@@ -41,6 +41,15 @@ format: $(STAMP) ## Format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+security: $(STAMP) ## The access matrix, the fuzzing and the canaries
+	$(PY) -m pytest tests/security tests/fuzz tests/e2e/test_canaries.py
+
+access-matrix: $(STAMP) ## Rewrite the access table in docs/security.md from the routes
+	$(PY) -m tests.security.matrix
+
+bench-hardening: $(STAMP) ## Cost of the security middleware per request
+	$(PY) -m bench.hardening
+
 bench: $(STAMP) ## Benchmark intake and the journey against a stack it starts (N=, C=)
 	$(PY) -m bench.intake $(if $(N),--tickets $(N)) $(if $(C),--concurrency $(C))
 
@@ -67,4 +76,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format bench eval-triage trace migration migrate contract-schemas lock clean
+.PHONY: help install run test test-fast lint format security access-matrix bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean

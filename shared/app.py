@@ -28,6 +28,7 @@ from shared.db import (
     ping,
 )
 from shared.errors import install_problem_handlers
+from shared.hardening import HardeningMiddleware, Limits
 from shared.logging import configure_logging
 from shared.messaging.bus import ServiceBus
 from shared.messaging.consumer import ConsumerSpec
@@ -95,6 +96,8 @@ class ServiceDefinition:
     description: str = ""
     # The service's Alembic scripts; None creates the tables from the metadata instead.
     migrations: Path | None = None
+    # (method, path) reachable without a token: rate-limited per client address.
+    public_paths: frozenset[tuple[str, str]] = frozenset()
 
 
 def service_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -134,9 +137,21 @@ def create_service_app(definition: ServiceDefinition, settings: BaseServiceSetti
     app.include_router(_ops_router())
     for router in definition.routers:
         app.include_router(router)
+    app.add_middleware(HardeningMiddleware, limits=_limits(definition, settings))
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     instrument_app(app, provider)
     return app
+
+
+def _limits(definition: ServiceDefinition, settings: BaseServiceSettings) -> Limits:
+    return Limits(
+        max_body_bytes=settings.max_body_bytes,
+        public_per_minute=settings.rate_limit_public_per_minute,
+        public_burst=settings.rate_limit_public_burst,
+        token_per_minute=settings.rate_limit_token_per_minute,
+        token_burst=settings.rate_limit_token_burst,
+        public_paths=definition.public_paths,
+    )
 
 
 async def _start_runtime(

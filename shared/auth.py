@@ -19,7 +19,7 @@ import re
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -43,6 +43,7 @@ from shared.db import UTCDateTime, create_tables, make_engine, ping
 from shared.errors import AppError, Forbidden, Unauthorized
 
 if TYPE_CHECKING:
+    from fastapi.dependencies.models import Dependant
     from sqlalchemy.engine import Row
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -332,16 +333,36 @@ async def authenticate(request: Request, credentials: BearerCredentials) -> Prin
     return principal
 
 
-def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
-    """A dependency giving the request's principal if its scope is one of `scopes` (or admin)."""
-    allowed = frozenset((*scopes, Scope.admin))
+class ScopeGuard:
+    """The dependency `require` builds; its `scopes` are what the access-matrix test reads."""
 
-    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if principal.scope not in allowed:
+    __slots__ = ("scopes",)
+
+    def __init__(self, scopes: frozenset[Scope]) -> None:
+        self.scopes = scopes
+
+    async def __call__(self, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.scope not in self.scopes:
             raise Forbidden("This token's scope does not allow this request.")
         return principal
 
-    return dependency
+    def __repr__(self) -> str:
+        return f"ScopeGuard({sorted(self.scopes)!r})"
+
+
+def require(*scopes: Scope) -> ScopeGuard:
+    """A dependency giving the request's principal if its scope is one of `scopes` (or admin)."""
+    return ScopeGuard(frozenset((*scopes, Scope.admin)))
+
+
+def route_scopes(dependant: Dependant) -> frozenset[Scope] | None:
+    """The scopes a route allows (every `require` among its dependencies), None if none."""
+    found = dependant.call.scopes if isinstance(dependant.call, ScopeGuard) else None
+    for sub in dependant.dependencies:
+        inner = route_scopes(sub)
+        if inner is not None:
+            found = inner if found is None else found & inner
+    return found
 
 
 def _token_store(request: Request) -> TokenStore:

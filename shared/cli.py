@@ -12,12 +12,26 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, NoReturn
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy import MetaData
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared import audit
 from shared.auth import TOKEN_PREFIX, Scope, TokenInfo, TokenRequestError, TokenStore
-from shared.crypto import read_or_create_secret_file, replace_secret_file
+from shared.crypto import (
+    CryptoError,
+    load_master_keyring,
+    read_or_create_secret_file,
+    replace_secret_file,
+)
+from shared.db import make_engine
+from shared.keyrotation import (
+    INTAKE_WRAPPED_KEYS,
+    RotationError,
+    rewrap_until_done,
+    rotate_key_files,
+)
 from shared.settings import BaseServiceSettings
 
 Command = Callable[[argparse.Namespace, TokenStore, "CliSettings"], Awaitable[int]]
@@ -28,6 +42,18 @@ class CliSettings(BaseServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="SANAD_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "cli"
+
+    # The intake database (audit log, data keys): the same variable intake itself reads.
+    intake_database_url: str = Field(
+        default="", validation_alias=AliasChoices("INTAKE_DATABASE_URL", "intake_database_url")
+    )
+
+    @model_validator(mode="after")
+    def _default_intake_database(self) -> CliSettings:
+        if not self.intake_database_url:
+            path = self.var_dir / "db" / "intake.db"
+            object.__setattr__(self, "intake_database_url", f"sqlite+aiosqlite:///{path}")
+        return self
 
 
 class UsageError(Exception):
@@ -75,6 +101,32 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list tokens (never their secrets)").set_defaults(
         run=_token_list
     )
+    audit_cmd = commands.add_parser("audit", help="check intake's audit log")
+    audit_actions = audit_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    verify = audit_actions.add_parser(
+        "verify", help="walk the hash chain; exit 1 if an entry was edited, removed or moved"
+    )
+    verify.add_argument("--database-url", help="default: INTAKE_DATABASE_URL or var/db/intake.db")
+    verify.add_argument(
+        "--anchor", type=_anchor, metavar="SEQ:HASH", help="a head printed earlier, kept elsewhere"
+    )
+    verify.set_defaults(run=_audit_verify)
+
+    keys_cmd = commands.add_parser("keys", help="manage the master key")
+    keys_actions = keys_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rotate = keys_actions.add_parser(
+        "rotate", help="re-wrap every data key under a new master key, then destroy the old one"
+    )
+    rotate.add_argument("--database-url", help="default: INTAKE_DATABASE_URL or var/db/intake.db")
+    rotate.add_argument(
+        "--grace",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long running services get to switch to the new key (default 3)",
+    )
+    rotate.set_defaults(run=_keys_rotate)
+
     commands.add_parser(
         "bootstrap-admin", help="make sure var/credentials/admin.token holds a valid admin token"
     ).set_defaults(run=_bootstrap_admin)
@@ -89,7 +141,7 @@ async def _run(command: Command, args: argparse.Namespace, settings: CliSettings
         return _fail(exc.detail, code=2)
     except SQLAlchemyError as exc:
         # The exception text may carry the database URL and its password.
-        return _fail(f"the auth database failed ({type(exc).__name__})", code=1)
+        return _fail(f"the database failed ({type(exc).__name__})", code=1)
     finally:
         await store.close()
 
@@ -142,6 +194,49 @@ async def _bootstrap_admin(_args: argparse.Namespace, store: TokenStore, s: CliS
         replace_secret_file(path, token.encode())
     print(path)
     return 0
+
+
+async def _audit_verify(args: argparse.Namespace, _: TokenStore, s: CliSettings) -> int:
+    engine = make_engine(args.database_url or s.intake_database_url)
+    try:
+        async with engine.connect() as conn:
+            verdict = await audit.verify(conn, audit.audit_tables(MetaData()), anchor=args.anchor)
+    finally:
+        await engine.dispose()
+    if not verdict.ok:
+        return _fail(f"audit log broken: {verdict.problem}", code=1)
+    print(f"audit log intact: {verdict.entries} entries")
+    print(f"head: {verdict.head_seq}:{verdict.head_hash}")
+    return 0
+
+
+async def _keys_rotate(args: argparse.Namespace, _: TokenStore, s: CliSettings) -> int:
+    engine = make_engine(args.database_url or s.intake_database_url)
+    try:
+        if s.master_key is not None:
+            # Keys from the environment: only the re-wrap is ours to do.
+            masters = load_master_keyring(s)
+            count = await rewrap_until_done(
+                engine, INTAKE_WRAPPED_KEYS, masters=masters, to=masters.current
+            )
+            print(f"re-wrapped {count} data keys under master {masters.current.key_id}")
+            print("now remove SANAD_PREVIOUS_MASTER_KEYS and restart the services")
+            return 0
+        rotation = await rotate_key_files(s.keys_dir, engine, grace=args.grace)
+    except (RotationError, CryptoError) as exc:
+        return _fail(f"rotation stopped: {exc}", code=1)
+    finally:
+        await engine.dispose()
+    print(f"new master key {rotation.new_key_id}; re-wrapped {rotation.rewrapped} data keys")
+    print(f"destroyed master key(s) {', '.join(rotation.retired_key_ids)}")
+    return 0
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise argparse.ArgumentTypeError("expected SEQ:HASH as printed by `sanad audit verify`")
+    return int(seq), digest.lower()
 
 
 def _token_row(info: TokenInfo) -> tuple[str, ...]:

@@ -174,6 +174,21 @@ class TicketReceived(Envelope):
     data: TicketReceivedData
 
 
+class RequesterErasedData(Payload):
+    requester_id: uuid.UUID
+    # Every ticket of the requester: consumers drop what they derived from them.
+    ticket_ids: tuple[uuid.UUID, ...] = ()
+    erased_at: datetime
+
+
+class RequesterErased(Envelope):
+    """A requester's data key was destroyed: their name, contact and text are gone for good."""
+
+    type: Literal["sanad.intake.requester.erased"] = "sanad.intake.requester.erased"
+    producer: Literal["intake"] = "intake"
+    data: RequesterErasedData
+
+
 # --- triage ------------------------------------------------------------------
 
 
@@ -202,8 +217,10 @@ class TicketTriaged(Envelope):
 
 # --- the union and its codec -------------------------------------------------
 
-Event: TypeAlias = Annotated[TicketReceived | TicketTriaged, Field(discriminator="type")]
-EVENT_TYPES: tuple[type[Envelope], ...] = (TicketReceived, TicketTriaged)
+Event: TypeAlias = Annotated[
+    TicketReceived | RequesterErased | TicketTriaged, Field(discriminator="type")
+]
+EVENT_TYPES: tuple[type[Envelope], ...] = (TicketReceived, RequesterErased, TicketTriaged)
 
 
 def subject_of(cls: type[Envelope]) -> str:

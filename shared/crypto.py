@@ -18,7 +18,7 @@ import re
 import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
@@ -103,6 +103,112 @@ def keyring(*masters: MasterKey) -> dict[str, MasterKey]:
     return {m.key_id: m for m in masters}
 
 
+MASTER_FILE = "master.key"
+RETIRED_GLOB = "master-retired-*.key"
+
+
+class MasterKeyring(Mapping[str, MasterKey]):
+    """The current master key (wraps new data keys) and retired ones (unwrap only).
+
+    Retired keys exist only while `sanad keys rotate` re-wraps data keys. A keyring
+    built with `load` re-reads its keys at most every `every` seconds when asked for
+    the current key, and at once when asked for a key id it does not hold: running
+    services follow a rotation without a restart.
+    """
+
+    def __init__(
+        self,
+        current: MasterKey,
+        retired: Iterable[MasterKey] = (),
+        *,
+        load: Callable[[], tuple[MasterKey, list[MasterKey]]] | None = None,
+        every: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load, self._every, self._clock = load, every, clock
+        self._current = current
+        self._keys = keyring(*retired, current)
+        self._checked = clock()
+
+    @property
+    def current(self) -> MasterKey:
+        if self._load is not None and self._clock() - self._checked >= self._every:
+            self.reload()
+        return self._current
+
+    def reload(self) -> None:
+        """Re-read the keys now (no-op for a keyring given its keys)."""
+        if self._load is not None:
+            current, retired = self._load()
+            self._current, self._keys = current, keyring(*retired, current)
+            self._checked = self._clock()
+
+    def __getitem__(self, key_id: str) -> MasterKey:
+        key = self._keys.get(key_id)
+        if key is None and self._load is not None:
+            self.reload()
+            key = self._keys.get(key_id)
+        if key is None:
+            raise KeyError(key_id)
+        return key
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"MasterKeyring(current={self._current.key_id!r}, ids={sorted(self._keys)!r})"
+
+
+def load_master_keyring(settings: BaseServiceSettings) -> MasterKeyring:
+    """From settings (SANAD_MASTER_KEY and SANAD_PREVIOUS_MASTER_KEYS), else from key files."""
+    if settings.master_key is not None:
+        previous = settings.previous_master_keys
+        retired = [
+            MasterKey.from_base64(text)
+            for text in (previous.get_secret_value().split(",") if previous else ())
+            if text.strip()
+        ]
+        return MasterKeyring(load_master_key(settings), retired)
+    load_master_key(settings)  # fails if keys are required, creates the file if missing
+    keys_dir = settings.keys_dir
+    return MasterKeyring(
+        *read_master_key_files(keys_dir), load=lambda: read_master_key_files(keys_dir)
+    )
+
+
+def read_master_key_files(keys_dir: Path) -> tuple[MasterKey, list[MasterKey]]:
+    """The current master key file and the retired ones under `keys_dir`."""
+    current = MasterKey.from_base64((keys_dir / MASTER_FILE).read_text("ascii", "replace"))
+    retired = []
+    for path in sorted(keys_dir.glob(RETIRED_GLOB)):
+        try:
+            retired.append(MasterKey.from_base64(path.read_text("ascii", "replace")))
+        except FileNotFoundError:
+            continue  # destroyed by the rotation between the listing and the read
+    return current, retired
+
+
+def write_master_key_file(path: Path, key: MasterKey) -> None:
+    """Write `key` to `path` (0600), replacing what was there."""
+    replace_secret_file(path, _b64encode(key._raw).encode())
+
+
+def destroy_key_file(path: Path) -> None:
+    """Overwrite a key file with random bytes, then remove it."""
+    # Best effort: journaling file systems and SSDs may keep the old blocks; see
+    # docs/security.md on where the master key should live in production.
+    size = max(path.stat().st_size, KEY_BYTES * 2)
+    with path.open("r+b") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        os.fsync(f.fileno())
+    path.unlink()
+    _fsync_dir(path.parent)
+
+
 def load_master_key(settings: BaseServiceSettings) -> MasterKey:
     """The configured master key, or else the one generated once under `settings.keys_dir`."""
     if settings.master_key is not None:
@@ -110,7 +216,7 @@ def load_master_key(settings: BaseServiceSettings) -> MasterKey:
     if settings.require_keys:
         raise CryptoError("no master key configured (SANAD_MASTER_KEY) and keys are required")
     data = read_or_create_secret_file(
-        settings.keys_dir / "master.key", lambda: _b64encode(os.urandom(KEY_BYTES)).encode()
+        settings.keys_dir / MASTER_FILE, lambda: _b64encode(os.urandom(KEY_BYTES)).encode()
     )
     return MasterKey.from_base64(data.decode("ascii", "replace"))
 

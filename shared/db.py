@@ -62,6 +62,9 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # Deleted and overwritten content is zeroed, not left in free pages: erased
+        # requesters' ciphertext and published outbox rows do not linger in the file.
+        cur.execute("PRAGMA secure_delete=ON")
         cur.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

@@ -15,6 +15,7 @@ _SHARED_ENV = {
     "var_dir": "SANAD_VAR_DIR",
     "auth_database_url": "SANAD_AUTH_DATABASE_URL",
     "master_key": "SANAD_MASTER_KEY",
+    "previous_master_keys": "SANAD_PREVIOUS_MASTER_KEYS",
     "otel_exporter_otlp_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT",
     "stream_replicas": "SANAD_STREAM_REPLICAS",
     "require_keys": "SANAD_REQUIRE_KEYS",
@@ -40,6 +41,9 @@ class BaseServiceSettings(BaseSettings):
     nats_password: SecretStr | None = None
     # Base64 of 32 bytes; in development generated once under var/keys/.
     master_key: SecretStr | None = None
+    # During a rotation with keys from the environment: the masters being retired
+    # (comma-separated base64), accepted only to unwrap until `sanad keys rotate` is done.
+    previous_master_keys: SecretStr | None = None
     # In production every key must be given: replicas that each generated their own
     # could not read each other's data.
     require_keys: bool = False
@@ -52,6 +56,14 @@ class BaseServiceSettings(BaseSettings):
     ack_wait_seconds: float = 30.0
     relay_poll_seconds: float = 1.0
     bus_enabled: bool = True
+    # Hardening (shared/hardening.py): request bodies above this are refused with 413.
+    max_body_bytes: int = 256 * 1024
+    # Token buckets; a rate of 0 turns that limit off. Public paths, per client address:
+    rate_limit_public_per_minute: float = 60.0
+    rate_limit_public_burst: int = 20
+    # Any request with a bearer token, per token:
+    rate_limit_token_per_minute: float = 1200.0
+    rate_limit_token_burst: int = 200
 
     @model_validator(mode="before")
     @classmethod

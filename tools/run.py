@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from shared.testing.nats_config import write_nats_config
 from shared.testing.nats_server import NatsServer, start_nats_server, wait_for_port
 
 SERVICES = (("intake", 8101), ("triage", 8102), ("escalation", 8103), ("reporting", 8104))
@@ -71,9 +72,20 @@ def main(argv: list[str] | None = None) -> int:
 
     nats: NatsServer | None = None
     if not os.environ.get("NATS_URL"):
-        nats = start_nats_server(var / "nats", port=NATS_PORT, log_file=logs / "nats.log")
-        env["NATS_URL"] = nats.url
-        print(f"nats-server      {nats.url}  (JetStream store {var / 'nats'})", flush=True)
+        # Per-service users and JetStream encryption at rest; secrets under var/keys/.
+        config = write_nats_config(var)
+        nats = start_nats_server(
+            var / "nats",
+            port=NATS_PORT,
+            config=config.path,
+            log_file=logs / "nats.log",
+            env=config.server_env,
+        )
+        env.update(config.service_env(), NATS_URL=nats.url)
+        print(
+            f"nats-server      {nats.url}  (config {config.path}, encrypted store {var / 'nats'})",
+            flush=True,
+        )
     _bootstrap_admin(env)
 
     procs = {name: _start_service(name, port, env, logs) for name, port in SERVICES}

@@ -25,5 +25,14 @@ async def get_committer(runtime: RuntimeDep) -> GroupCommitter:
 KeysDep = Annotated[IntakeKeys, Depends(get_keys)]
 CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 HandlerDep = Annotated[Principal, Depends(require(Scope.handler, Scope.coordinator))]
+CoordinatorDep = Annotated[Principal, Depends(require(Scope.coordinator))]
 
-__all__ = ["CommitterDep", "HandlerDep", "KeysDep", "ReadSessionDep", "RuntimeDep", "SessionDep"]
+__all__ = [
+    "CommitterDep",
+    "CoordinatorDep",
+    "HandlerDep",
+    "KeysDep",
+    "ReadSessionDep",
+    "RuntimeDep",
+    "SessionDep",
+]

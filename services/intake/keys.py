@@ -8,10 +8,10 @@ from services.intake.config import IntakeSettings
 from shared.crypto import (
     CryptoError,
     MasterKey,
+    MasterKeyring,
     RecipientPublicKey,
     Sealer,
-    keyring,
-    load_master_key,
+    load_master_keyring,
     load_or_create_recipient_keys,
 )
 
@@ -20,14 +20,19 @@ TRIAGE_CONTENT_KEY = "triage-content"
 
 @dataclass(frozen=True)
 class IntakeKeys:
-    master: MasterKey
-    masters: dict[str, MasterKey]
+    # Follows a rotation (`sanad keys rotate`) while the service runs.
+    masters: MasterKeyring
     triage_sealer: Sealer
+
+    @property
+    def master(self) -> MasterKey:
+        """The master key new data keys are wrapped under."""
+        return self.masters.current
 
 
 def load_keys(settings: IntakeSettings) -> IntakeKeys:
     """From settings, or in development from files generated once under var/keys/."""
-    master = load_master_key(settings)
+    masters = load_master_keyring(settings)
     if settings.triage_content_public_key is not None:
         public = RecipientPublicKey.from_base64(
             settings.triage_content_public_key.get_secret_value()
@@ -36,4 +41,4 @@ def load_keys(settings: IntakeSettings) -> IntakeKeys:
         raise CryptoError("INTAKE_TRIAGE_CONTENT_PUBLIC_KEY is required")
     else:
         public = load_or_create_recipient_keys(settings.keys_dir, TRIAGE_CONTENT_KEY).public_key
-    return IntakeKeys(master=master, masters=keyring(master), triage_sealer=Sealer(public))
+    return IntakeKeys(masters=masters, triage_sealer=Sealer(public))

@@ -33,6 +33,7 @@ DEFINITION = ServiceDefinition(
     consumers=consumers,
     on_start=_on_start,
     migrations=Path(__file__).parent / "migrations",
+    public_paths=frozenset({("POST", "/v1/tickets")}),
 )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from shared.audit import audit_tables
 from shared.contracts import Category, Channel, Priority, RequesterRole
 from shared.db import UTCDateTime
 
@@ -150,6 +151,14 @@ class TriageSummary(BaseModel):
     triaged_at: datetime
 
 
+class ErasureReceipt(BaseModel):
+    """What was erased (ids only); copies taken earlier go unreadable at the next key rotation."""
+
+    requester_id: uuid.UUID
+    ticket_ids: list[uuid.UUID]
+    erased_at: datetime
+
+
 class TicketPublic(BaseModel):
     id: uuid.UUID
     reference: str
@@ -160,3 +169,7 @@ class TicketPublic(BaseModel):
     requester: RequesterPublic
     messages: list[MessagePublic]
     triage: TriageSummary | None
+
+
+# Who read or changed which ticket or requester (shared.audit): ids only, hash-chained.
+AUDIT_TABLES = audit_tables(IntakeBase.metadata)

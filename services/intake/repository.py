@@ -45,3 +45,35 @@ async def set_triage(
         .values(category=category, priority=priority, triaged_at=triaged_at)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def ticket_ids_of(session: AsyncSession, requester_id: uuid.UUID) -> list[uuid.UUID]:
+    query = select(Ticket.id).where(Ticket.requester_id == requester_id).order_by(col(Ticket.id))
+    return list((await session.execute(query)).scalars().all())
+
+
+async def shred_requester(
+    session: AsyncSession, requester_id: uuid.UUID, ticket_ids: list[uuid.UUID]
+) -> None:
+    """Destroy a requester's data key and every field it protected or that points at them."""
+    await session.execute(
+        update(Requester)
+        .where(col(Requester.id) == requester_id)
+        .values(
+            wrapped_key=None,
+            name_enc=None,
+            contact_channel=None,
+            contact_handle_enc=None,
+            contact_index=None,
+            role="unknown",
+            country=None,
+        )
+    )
+    if ticket_ids:
+        await session.execute(
+            update(Message).where(col(Message.ticket_id).in_(ticket_ids)).values(body_enc=b"")
+        )
+        # The follow-up link dies with the data it showed.
+        await session.execute(
+            update(Ticket).where(col(Ticket.id).in_(ticket_ids)).values(follow_up_hash="")
+        )

@@ -10,11 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, repository
-from services.intake.errors import TicketNotFound
+from services.intake.errors import RequesterNotFound, TicketNotFound
 from services.intake.keys import IntakeKeys
 from services.intake.models import (
+    AUDIT_TABLES,
     Author,
     ContactPublic,
+    ErasureReceipt,
     Message,
     MessagePublic,
     Requester,
@@ -26,11 +28,20 @@ from services.intake.models import (
     TicketStatus,
     TriageSummary,
 )
-from shared.contracts import TicketReceived, TicketReceivedData, TicketTriaged
+from shared import audit
+from shared.audit import ObjectType
+from shared.auth import Principal
+from shared.contracts import (
+    RequesterErased,
+    RequesterErasedData,
+    TicketReceived,
+    TicketReceivedData,
+    TicketTriaged,
+)
 from shared.crypto import decrypt_field, encrypt_field, new_data_key, unwrap_data_key
 from shared.db import table_of
 from shared.groupcommit import GroupCommitter, RowSet
-from shared.messaging.outbox import outbox_rows
+from shared.messaging.outbox import add_to_outbox, outbox_rows
 
 _REFERENCE_TRIES = 5
 
@@ -148,15 +159,22 @@ def _ticket_rows(
 
 
 async def read_ticket(
-    *, session: AsyncSession, keys: IntakeKeys, ticket_id: uuid.UUID
+    *, session: AsyncSession, keys: IntakeKeys, ticket_id: uuid.UUID, actor: Principal
 ) -> TicketPublic:
-    """A ticket with its requester and messages decrypted, for a handler."""
+    """A ticket with its requester and messages decrypted, for a handler; audited."""
     ticket = await repository.get_ticket(session, ticket_id)
     if ticket is None:
         raise TicketNotFound()
     requester = await repository.get_requester(session, ticket.requester_id)
     if requester is None or requester.wrapped_key is None:
         raise TicketNotFound("The requester of this ticket has been erased.")
+    await audit.record(
+        session,
+        AUDIT_TABLES,
+        actor=actor,
+        action=audit.Action.read,
+        objects=[(ObjectType.ticket, str(ticket.id)), (ObjectType.requester, str(requester.id))],
+    )
     rid = str(requester.id)
     data_key = unwrap_data_key(keys.masters, requester.wrapped_key, aad=rid.encode())
     messages = await repository.list_messages(session, ticket.id)
@@ -222,3 +240,39 @@ async def apply_triage(*, session: AsyncSession, event: TicketTriaged) -> None:
         priority=event.data.priority.value,
         triaged_at=event.data.triaged_at,
     )
+
+
+async def erase_requester(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    requester_id: uuid.UUID,
+    actor: Principal,
+    now: datetime | None = None,
+) -> ErasureReceipt:
+    """Crypto-shred a requester: destroy their data key, publish `requester.erased`; audited."""
+    requester = await repository.get_requester(session, requester_id)
+    if requester is None or requester.wrapped_key is None:
+        raise RequesterNotFound("No such requester, or already erased.")
+    erased_at = now or datetime.now(UTC)
+    ticket_ids = await repository.ticket_ids_of(session, requester_id)
+    await repository.shred_requester(session, requester_id, ticket_ids)
+    event = RequesterErased(
+        occurred_at=erased_at,
+        data=RequesterErasedData(
+            requester_id=requester_id, ticket_ids=tuple(ticket_ids), erased_at=erased_at
+        ),
+    )
+    await add_to_outbox(session, outbox, event)
+    await audit.record(
+        session,
+        AUDIT_TABLES,
+        actor=actor,
+        action=audit.Action.erase,
+        objects=[
+            (ObjectType.requester, str(requester_id)),
+            *((ObjectType.ticket, str(t)) for t in ticket_ids),
+        ],
+        now=erased_at,
+    )
+    return ErasureReceipt(requester_id=requester_id, ticket_ids=ticket_ids, erased_at=erased_at)

@@ -11,6 +11,8 @@ from shared.contracts import (
     Channel,
     Flag,
     Priority,
+    RequesterErased,
+    RequesterErasedData,
     RequesterRole,
     TicketReceived,
     TicketReceivedData,
@@ -84,4 +86,19 @@ def ticket_triaged(
         ticket_id=ticket_id or uuid.uuid4(),
         occurred_at=fields["triaged_at"],
         data=TicketTriagedData(**fields),
+    )
+
+
+def requester_erased(
+    *, requester_id: uuid.UUID | None = None, ticket_ids: tuple[uuid.UUID, ...] | None = None
+) -> RequesterErased:
+    """A `requester.erased` for a requester with one ticket."""
+    erased_at = RECEIVED_AT + timedelta(days=30)
+    return RequesterErased(
+        occurred_at=erased_at,
+        data=RequesterErasedData(
+            requester_id=requester_id or uuid.uuid4(),
+            ticket_ids=(uuid.uuid4(),) if ticket_ids is None else ticket_ids,
+            erased_at=erased_at,
+        ),
     )

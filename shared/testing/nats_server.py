@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,12 @@ def start_nats_server(
     port: int | None = None,
     config: Path | None = None,
     log_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> NatsServer:
-    """Start nats-server with JetStream storing under `store_dir`; returns once it listens."""
+    """Start nats-server with JetStream storing under `store_dir`; returns once it listens.
+
+    `env` is added to the server's environment: the secrets a `config` refers to.
+    """
     port = port or free_port()
     store_dir.mkdir(parents=True, exist_ok=True)
     args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store_dir)]
@@ -80,7 +85,7 @@ def start_nats_server(
         args,
         stdout=out,
         stderr=out,
-        env={**os.environ},
+        env={**os.environ, **(env or {})},
         start_new_session=True,
     )
     server = NatsServer(process=process, port=port, store_dir=store_dir)

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from shared.auth import Scope, TokenStore
+from shared.testing.nats_config import NatsConfig, write_nats_config
 from shared.testing.nats_server import NatsServer, free_port, start_nats_server
 
 SERVICE_NAMES = ("intake", "triage", "escalation", "reporting")
@@ -42,7 +43,13 @@ class Stack:
     nats: NatsServer
     services: dict[str, ServiceProcess]
     env: dict[str, str]
+    nats_config: NatsConfig
     tokens: dict[Scope, str] = field(default_factory=dict)
+
+    @property
+    def nats_ops_url(self) -> str:
+        """The NATS URL with the ops user's credentials (stream reports, dead letters)."""
+        return self.nats_config.url_as("ops", self.nats.url)
 
     def url(self, name: str) -> str:
         return self.services[name].url
@@ -129,9 +136,17 @@ def start_stack(
 ) -> Stack:
     """Start nats-server and `services`, each on a free port, sharing `var_dir`."""
     (var_dir / "logs").mkdir(parents=True, exist_ok=True)
-    nats = start_nats_server(var_dir / "nats", log_file=var_dir / "logs" / "nats.log")
+    # The configuration `make run` uses: per-service users, encryption at rest.
+    nats_config = write_nats_config(var_dir)
+    nats = start_nats_server(
+        var_dir / "nats",
+        config=nats_config.path,
+        log_file=var_dir / "logs" / "nats.log",
+        env=nats_config.server_env,
+    )
     env = {
         **os.environ,
+        **nats_config.service_env(),
         "SANAD_VAR_DIR": str(var_dir),
         "NATS_URL": nats.url,
         # Spans reach var/traces/ within a fraction of a second, not the default 5 s.
@@ -143,7 +158,7 @@ def start_stack(
     for name, proc in procs.items():
         env[f"{name.upper()}_PORT"] = str(proc.port)
     auth_url = f"sqlite+aiosqlite:///{var_dir / 'db' / 'auth.db'}"
-    stack = Stack(var_dir=var_dir, nats=nats, services=procs, env=env)
+    stack = Stack(var_dir=var_dir, nats=nats, services=procs, env=env, nats_config=nats_config)
     try:
         stack.tokens = asyncio.run(_make_tokens(auth_url, tuple(Scope)))
         for name in services:

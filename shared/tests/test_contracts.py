@@ -16,7 +16,7 @@ from shared.contracts import (
     decode,
     encode,
 )
-from shared.testing.events import ticket_received, ticket_triaged
+from shared.testing.events import requester_erased, ticket_received, ticket_triaged
 
 CANARY = "canary-Rima-Khoury-+96170000111"
 
@@ -32,8 +32,8 @@ def raw(value: object) -> bytes:
 
 @pytest.mark.parametrize(
     "event",
-    [ticket_received(), ticket_triaged(flags=(Flag.minor, Flag.ongoing))],
-    ids=["ticket.received", "ticket.triaged"],
+    [ticket_received(), ticket_triaged(flags=(Flag.minor, Flag.ongoing)), requester_erased()],
+    ids=["ticket.received", "ticket.triaged", "requester.erased"],
 )
 def test_every_event_decodes_to_what_was_encoded(event: Envelope) -> None:
     decoded = decode(encode(event), subject=event.subject)

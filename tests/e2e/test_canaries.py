@@ -79,7 +79,7 @@ def test_canaries_reach_no_span_log_event_for_reporting_metric_or_file(stack: St
             timeout=10,
         ).text
     )
-    events = asyncio.run(_events_reporting_receives(stack.nats.url))
+    events = asyncio.run(_events_reporting_receives(stack.nats_ops_url))
     assert events, "the streams hold the journey's events"
     files = read_tree(stack.var_dir)
     assert any(p.suffix == ".jsonl" for p in files), "spans were exported"

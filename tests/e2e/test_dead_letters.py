@@ -34,7 +34,7 @@ async def _publish_poison_and_collect_dead_letters(url: str) -> list[tuple[str, 
 
 
 def test_a_poison_message_is_dead_lettered_and_later_tickets_still_flow(stack: Stack) -> None:
-    dead = asyncio.run(_publish_poison_and_collect_dead_letters(stack.nats.url))
+    dead = asyncio.run(_publish_poison_and_collect_dead_letters(stack.nats_ops_url))
 
     assert {s for s, _ in dead} >= {"sanad.dlq.triage", "sanad.dlq.reporting"}
     assert all(data == b"{not an event" for _, data in dead)
