@@ -47,6 +47,9 @@ security: $(STAMP) ## The access matrix, the fuzzing and the canaries
 access-matrix: $(STAMP) ## Rewrite the access table in docs/security.md from the routes
 	$(PY) -m tests.security.matrix
 
+bench-triage: $(STAMP) ## Classifier latency against a one-regex baseline
+	$(PY) -m bench.triage
+
 bench-hardening: $(STAMP) ## Cost of the security middleware per request
 	$(PY) -m bench.hardening
 
@@ -76,4 +79,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format security access-matrix bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean
+.PHONY: help install run test test-fast lint format security access-matrix bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean

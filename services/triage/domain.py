@@ -38,7 +38,10 @@ _RAISING_ROLES = {
     RequesterRole.activist,
 }
 REVIEW_BELOW = 0.5
-MODEL_WEIGHT = 1.2
+# The examples model decides alone only where the lexicon is silent; beside a
+# lexicon match it is a tie-breaker.
+MODEL_WEIGHT_ALONE = 1.0
+MODEL_WEIGHT_BESIDE = 0.4
 _CLAUSE_BREAK = re.compile(r"[.!?;\n]|\b(but|mais|however|cependant|bs|bas)\b|لكن|بس")
 _NEGATION_REACH = 3  # words between a negation and what it negates
 
@@ -90,6 +93,22 @@ def priority_for(
     return priority, reasons
 
 
+_GROUP = re.compile(r"\((?:\?:)?([^()]*)\)")
+_SYNTAX = re.compile(r"\\[wdsb][*+?]?|\.\{\d*,?\d*\}|[?*+]|\(\?[!=<][^)]*\)|[\[\]^$\\]")
+
+
+def label(pattern: str) -> str:
+    """A lexicon pattern as a handler reads it: the first spelling of each choice."""
+    previous = None
+    text = re.sub(r"\(\?<?[!=][^()]*\)", "", pattern)
+    text = re.sub(r"\[([^\]])[^\]]*\]", r"\1", text)
+    while previous != text:
+        previous = text
+        text = _GROUP.sub(lambda m: m.group(1).split("|")[0], text)
+    text = _SYNTAX.sub(lambda m: "…" if m.group().startswith(".") else "", text)
+    return re.sub(r"\s+", " ", text.split("|")[0]).strip() or pattern
+
+
 # --- matching -----------------------------------------------------------------
 
 
@@ -119,13 +138,16 @@ def _negated(view: str, start: int, negation_ends: list[int]) -> bool:
     return False
 
 
-def _scan(lexicon: Lexicon, text: str) -> tuple[list[Hit], str]:
+def _scan(lexicon: Lexicon, text: str, arabizi: bool) -> tuple[list[Hit], str]:
+    """Every term found, once each; Arabizi terms only where Arabizi was seen."""
     views = _views(text)
     plain = views[False]
     has_arabic = bool(re.search(r"[\u0621-\u064A]", plain))
     has_latin = bool(re.search(r"[a-z]", plain))
     active: list[Group] = [
-        g for g in lexicon.groups if (has_arabic if g.arabic else has_latin) and g.kind
+        g
+        for g in lexicon.groups
+        if (has_arabic if g.arabic else has_latin) and (arabizi or not g.arabizi)
     ]
     negation_ends: dict[bool, list[int]] = {False: [], True: []}
     for g in active:
@@ -138,12 +160,12 @@ def _scan(lexicon: Lexicon, text: str) -> tuple[list[Hit], str]:
             continue
         view = views[g.arabizi]
         for m in g.regex.finditer(view):
-            term = g.terms[int((m.lastgroup or "g0")[1:])]
+            term = g.term_at(view, m.start())
             key = (g.kind, g.target, term.source)
             if key in seen:
                 continue
             seen.add(key)
-            negated = g.kind in {"category", "flag"} and _negated(
+            negated = g.kind in {"category", "flag", "signal"} and _negated(
                 view, m.start(), negation_ends[g.arabizi]
             )
             hits.append(Hit(g.kind, g.target, term.source, term.weight, negated))
@@ -153,14 +175,16 @@ def _scan(lexicon: Lexicon, text: str) -> tuple[list[Hit], str]:
 # --- classify -------------------------------------------------------------------
 
 
-def _language(text: str, declared: str | None) -> tuple[str, tuple[str, ...]]:
+def _language(text: str, declared: str | None) -> tuple[str, tuple[str, ...], bool]:
+    """The language to record, every language seen, and whether Arabizi was seen."""
     seen = detect_languages(text)
     mixed = tuple(lang for lang, share in seen if share >= 0.15)
+    arabizi = any(lang == "ar-Latn" for lang, _ in seen)
     if declared:
         head, _, tail = declared.partition("-")
         declared = head.lower() + (f"-{tail.title()}" if tail else "")
-        return declared, mixed
-    return seen[0][0], mixed
+        return declared, mixed, arabizi or declared == "ar-Latn"
+    return seen[0][0], mixed, arabizi
 
 
 def classify(
@@ -171,18 +195,18 @@ def classify(
     declared_language: str | None = None,
 ) -> Classification:
     """Category, flags, priority, language, confidence and reasons for one message."""
-    language, languages = _language(text, declared_language)
-    hits, plain = _scan(lexicon, text)
+    language, languages, arabizi = _language(text, declared_language)
+    hits, plain = _scan(lexicon, text, arabizi)
     reasons: list[str] = []
     rule_ids: list[str] = []
     scores: dict[Category, float] = defaultdict(float)
     for hit in (h for h in hits if h.kind == "category"):
         if hit.negated:
-            reasons.append(f"'{hit.source}' ({hit.target}) is negated: not counted")
+            reasons.append(f"'{label(hit.source)}' ({hit.target}) is negated: not counted")
             rule_ids.append(f"neg:{hit.target}")
             continue
         scores[Category(hit.target)] += hit.weight
-        reasons.append(f"'{hit.source}' suggests {hit.target}")
+        reasons.append(f"'{label(hit.source)}' suggests {hit.target}")
         rule_ids.append(f"cat:{hit.target}")
     signals = {h.target for h in hits if h.kind == "signal"}
     for signal in sorted(signals):
@@ -196,10 +220,12 @@ def classify(
         reasons.append(f"flag {flag.value}: the message says so")
         rule_ids.append(f"flag:{flag.value}")
     _weigh_incident_cues(scores, signals, reasons)
+    _weigh_by_taxonomy(scores, flags, reasons)
+    lexicon_scores = dict(scores)
     _add_model(scores, lexicon, plain, reasons, rule_ids)
     if Flag.detained in flags and not any(s >= 0.5 for s in scores.values()):
         scores[Category.out_of_scope] += 0.5
-    category, secondary, confidence = _decide(scores, reasons)
+    category, secondary, confidence = _decide(scores, lexicon_scores, reasons)
     priority, priority_reasons = priority_for(category, flags, role, signals)
     supported = language in SUPPORTED_LANGUAGES
     if not supported:
@@ -246,13 +272,33 @@ def _weigh_incident_cues(
     scores: dict[Category, float], signals: set[str], reasons: list[str]
 ) -> None:
     """Prevention or 'what if' questions pull towards advice when no incident is told."""
-    if not ({Signal.no_incident, Signal.hypothetical} & signals):
+    no_incident = Signal.no_incident in signals
+    described = max((s for c, s in scores.items() if c not in _P4_CATEGORIES), default=0.0)
+    # "how do I protect ..." closes most incident reports: it only counts when
+    # nothing was described; "nothing has happened" always counts.
+    if not no_incident and (Signal.hypothetical not in signals or described >= 1.0):
         return
-    incident = [c for c in scores if c not in _P4_CATEGORIES]
-    for category in incident:
-        scores[category] *= 0.4 if Signal.no_incident in signals else 0.6
-    scores[Category.advice] += 1.0
+    for category in [c for c in scores if c not in _P4_CATEGORIES]:
+        scores[category] *= 0.4 if no_incident else 0.7
+    scores[Category.advice] += 1.2 if no_incident else 0.6
     reasons.append("asks for prevention or advice without describing an incident")
+
+
+def _weigh_by_taxonomy(scores: dict[Category, float], flags: set[Flag], reasons: list[str]) -> None:
+    """Where the taxonomy says one reading absorbs another."""
+    compromised = max(
+        scores.get(Category.account_compromise, 0), scores.get(Category.device_compromise, 0)
+    )
+    if compromised >= 1.0 and scores.get(Category.phishing, 0) > 0:
+        scores[Category.phishing] *= 0.5
+        reasons.append("a compromise is described: the lure counts as its route, not as phishing")
+    if (
+        scores.get(Category.sextortion, 0) >= 1.0
+        and scores.get(Category.threats, 0) > 0
+        and Flag.physical_threat not in flags
+    ):
+        scores[Category.threats] *= 0.5
+        reasons.append("threats to publish private content are read as sextortion")
 
 
 def _add_model(
@@ -267,20 +313,19 @@ def _add_model(
     prediction = lexicon.model.predict(plain)
     if prediction is None:
         return
+    weight = MODEL_WEIGHT_BESIDE if any(s >= 1.0 for s in scores.values()) else MODEL_WEIGHT_ALONE
     for category, p in prediction.probabilities.items():
         if p >= 0.05:
-            scores[category] += MODEL_WEIGHT * p
+            scores[category] += weight * p
     best = max(prediction.probabilities, key=lambda c: prediction.probabilities[c])
     p = prediction.probabilities[best]
     words = ", ".join(f"'{w}'" for w in prediction.top_features)
-    reasons.append(
-        f"examples model: {best.value} ({p:.2f})" + (f" from {words}" if words else "")
-    )
+    reasons.append(f"examples model: {best.value} ({p:.2f})" + (f" from {words}" if words else ""))
     rule_ids.append(f"model:{best.value}")
 
 
 def _decide(
-    scores: dict[Category, float], reasons: list[str]
+    scores: dict[Category, float], lexicon_scores: dict[Category, float], reasons: list[str]
 ) -> tuple[Category, tuple[Category, ...], float]:
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0].value))
     if not ranked or ranked[0][1] < 0.3:
@@ -288,6 +333,14 @@ def _decide(
         return Category.advice, (), 0.2
     top_category, top = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
+    for category, score in ranked[1:]:
+        # physical danger first: a close reading that would make the ticket P1 wins
+        words = lexicon_scores.get(category, 0.0)
+        if category in _P1_CATEGORIES and words >= 1.0 and score >= 0.75 * top:
+            reasons.append(f"{category.value} preferred over {top_category.value}: close, and P1")
+            top_category, second = category, top
+            top = score
+            break
     secondary = tuple(c for c, s in ranked[1:] if s >= 1.0 and s >= 0.5 * top)[:3]
     confidence = 0.3 + 0.35 * (top - second) / top + 0.1 * min(top, 3.0)
     return top_category, secondary, round(min(0.97, max(0.05, confidence)), 2)

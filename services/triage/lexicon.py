@@ -52,6 +52,38 @@ def _bounded(pattern: str) -> str:
     return rf"(?<!\w)(?:{pattern})(?!\w)"
 
 
+def _non_capturing(pattern: str) -> str:
+    """Capturing groups made non-capturing: the regex engine tries alternatives faster."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(" and not pattern.startswith("(?", i):
+            out.append("(?:")
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_ARABIC_PREFIX = "[وفلكبيتنسحهاع]{0,3}"
+
+
+def _bounded_arabic(pattern: str) -> str:
+    # Arabic glues conjunctions, prepositions, the article and verb prefixes to the
+    # word, and suffixes (pronouns, plurals) after it: Arabic terms are stems.
+    return rf"(?<!\w){_ARABIC_PREFIX}(?:{pattern})"
+
+
 def fold_pattern(pattern: str, language: str) -> str:
     """A pattern folded as text is (escapes kept), as a skeleton for Arabizi."""
     folded = "".join(
@@ -124,6 +156,15 @@ class Term:
     def arabic(self) -> bool:
         return bool(_ARABIC_LETTER.search(self.regex.pattern))
 
+    @property
+    def core(self) -> str:
+        """The pattern without its left boundary (the group puts one in front of all)."""
+        pattern = self.regex.pattern
+        for head in ("(?<!\\w)" + _ARABIC_PREFIX, "(?<!\\w)"):
+            if pattern.startswith(head):
+                return _non_capturing(pattern[len(head) :])
+        return _non_capturing(pattern)
+
 
 @dataclass(frozen=True)
 class Group:
@@ -135,6 +176,10 @@ class Group:
     arabic: bool
     regex: re.Pattern[str]
     terms: tuple[Term, ...]
+
+    def term_at(self, text: str, start: int) -> Term:
+        """Which term of the group matched at `start` (only asked for actual matches)."""
+        return next((t for t in self.terms if t.regex.match(text, start)), self.terms[0])
 
 
 @dataclass(frozen=True)
@@ -152,10 +197,14 @@ class Lexicon:
         buckets: dict[tuple[str, str, bool, bool], list[Term]] = {}
         kinds = ("category", "flag", "signal", "negation", "platform")
         for kind, terms in zip(
-            kinds, (self.categories, self.flags, self.signals, self.negations, self.platforms)
+            kinds,
+            (self.categories, self.flags, self.signals, self.negations, self.platforms),
+            strict=True,
         ):
             for t in terms:
                 buckets.setdefault((kind, t.target, t.arabizi, t.arabic), []).append(t)
+        # One word boundary in front of all the alternatives, none captured: an
+        # order of magnitude faster than a boundary and a named group per term.
         return tuple(
             Group(
                 kind,
@@ -163,8 +212,10 @@ class Lexicon:
                 arabizi,
                 arabic,
                 re.compile(
-                    "|".join(f"(?P<g{i}>{t.regex.pattern})" for i, t in enumerate(terms)),
-                    re.IGNORECASE,
+                    (rf"\b{_ARABIC_PREFIX}" if arabic and kind != "negation" else r"\b")
+                    + "(?:"
+                    + "|".join(t.core for t in terms)
+                    + ")"
                 ),
                 tuple(terms),
             )
@@ -183,7 +234,10 @@ def _terms(
     for key, patterns in groups.items():
         for item in patterns:
             source, weight = (item, 1.0) if isinstance(item, str) else (item.pattern, item.weight)
-            compiled = re.compile(_bounded(fold_pattern(source, language)), re.IGNORECASE)
+            folded = fold_pattern(source, language)
+            stem = _ARABIC_LETTER.search(folded) and key != "negation"
+            bounded = _bounded_arabic(folded) if stem else _bounded(folded)
+            compiled = re.compile(bounded, re.IGNORECASE)
             out.append(Term(str(key), source, compiled, weight, language == ARABIZI))
     return tuple(out)
 
@@ -225,11 +279,13 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         categories += _terms(data.categories, lang)
         flags += _terms(data.flags, lang)
         signals += _terms(data.signals, lang)
-        negations += _terms({"negation": list(data.negations)}, lang)
-        platforms += _terms({str(k): list(v) for k, v in data.platforms.items()}, lang)
+        negation: dict[str, Patterns] = {"negation": list(data.negations)}
+        named: dict[str, Patterns] = {str(k): list(v) for k, v in data.platforms.items()}
+        negations += _terms(negation, lang)
+        platforms += _terms(named, lang)
     examples = _examples(directory / "examples")
     model = NaiveBayes.train(examples) if examples else None
-    return Lexicon(
+    lexicon = Lexicon(
         tuple(categories),
         tuple(flags),
         tuple(signals),
@@ -237,3 +293,5 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Lexicon:
         tuple(platforms),
         model,
     )
+    _ = lexicon.groups  # compiled now, at start, not on the first ticket
+    return lexicon

@@ -9,11 +9,21 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.triage.text import normalise, skeleton
+from services.triage.text import FUNCTION_WORDS, normalise, skeleton
 from shared.contracts import Category, Flag, Priority, RequesterRole
 
 _TOKEN = re.compile(r"[^\W_]+")
-_TEMPERATURE = 4.0
+_TEMPERATURE = 2.0
+# Words that say where or in which language, not what happened: left out so the
+# model cannot learn "Telegram means doxxing" from a few examples.
+_IGNORED_WORDS = """
+    facebook fb insta instagram whatsapp telegram tiktok twitter gmail youtube
+    snapchat signal messenger linkedin meta google account compte page فيسبوك فيس
+    انستغرام انستا واتساب واتس تلغرام تليغرام تيك توك تويتر يوتيوب جيميل سناب حساب
+    حسابي في على من الى عن مع انا انو انه اللي الي هاد هذا هذه هيك بس كل شي ما لا و
+    او ثم يا
+    """
+_IGNORED = FUNCTION_WORDS | frozenset(normalise(word) for word in _IGNORED_WORDS.split())
 
 
 class Example(BaseModel):
@@ -34,7 +44,7 @@ def features(normalised: str) -> set[str]:
     """Words (and Arabizi skeletons) plus the 4-letter pieces of every word."""
     out: set[str] = set()
     for word in _TOKEN.findall(normalised):
-        if len(word) < 2 or word.isdigit():
+        if len(word) < 3 or word.isdigit() or word in _IGNORED:
             continue
         out.add(word)
         padded = f" {word} "
@@ -58,7 +68,7 @@ class NaiveBayes:
     log_likelihood: dict[str, tuple[float, ...]]
 
     @classmethod
-    def train(cls, examples: list[Example], alpha: float = 0.5) -> NaiveBayes:
+    def train(cls, examples: list[Example], alpha: float = 1.0) -> NaiveBayes:
         """Binary multinomial naive Bayes with a uniform prior (no class is favoured)."""
         classes = tuple(sorted({e.category for e in examples}))
         counts: dict[Category, Counter[str]] = {c: Counter() for c in classes}
@@ -70,9 +80,7 @@ class NaiveBayes:
         totals = {c: sum(counts[c][f] for f in vocabulary) for c in classes}
         size = len(vocabulary)
         table = {
-            f: tuple(
-                math.log((counts[c][f] + alpha) / (totals[c] + alpha * size)) for c in classes
-            )
+            f: tuple(math.log((counts[c][f] + alpha) / (totals[c] + alpha * size)) for c in classes)
             for f in vocabulary
         }
         return cls(classes, table)

@@ -64,6 +64,13 @@ class ClassificationPublic(BaseModel):
     reasons: list[str]
 
 
+class ClassifyResponse(ClassificationPublic):
+    """A dry run also names the platforms and every language it saw."""
+
+    platforms: list[str]
+    languages: list[str]
+
+
 class TriagePublic(ClassificationPublic):
     ticket_id: uuid.UUID
     received_at: datetime

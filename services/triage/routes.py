@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from services.triage import service
 from services.triage.deps import ClassifierDep, HandlerDep, LexiconDep, ReadSessionDep
-from services.triage.models import ClassificationPublic, ClassifyRequest, TriagePublic
+from services.triage.models import ClassifyRequest, ClassifyResponse, TriagePublic
 
 router = APIRouter(prefix="/v1", tags=["triage"])
 
@@ -19,9 +19,9 @@ async def get_triage(ticket_id: uuid.UUID, session: ReadSessionDep, _: HandlerDe
     return await service.read_triage(session=session, ticket_id=ticket_id)
 
 
-@router.post("/classify", response_model=ClassificationPublic)
+@router.post("/classify", response_model=ClassifyResponse)
 async def classify(
     body: ClassifyRequest, lexicon: LexiconDep, _: ClassifierDep
-) -> ClassificationPublic:
+) -> ClassifyResponse:
     """Classify a message as a ticket would be, storing nothing (service, handler)."""
     return service.dry_run(request=body, lexicon=lexicon)

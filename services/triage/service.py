@@ -12,7 +12,13 @@ from services.triage import repository
 from services.triage.domain import Classification, classify
 from services.triage.errors import TriageNotFound
 from services.triage.lexicon import Lexicon
-from services.triage.models import ClassificationPublic, ClassifyRequest, TriagePublic, TriageRecord
+from services.triage.models import (
+    ClassificationPublic,
+    ClassifyRequest,
+    ClassifyResponse,
+    TriagePublic,
+    TriageRecord,
+)
 from shared.contracts import (
     Category,
     Flag,
@@ -44,15 +50,18 @@ def _public(c: Classification) -> ClassificationPublic:
     )
 
 
-def dry_run(*, request: ClassifyRequest, lexicon: Lexicon) -> ClassificationPublic:
+def dry_run(*, request: ClassifyRequest, lexicon: Lexicon) -> ClassifyResponse:
     """Classify without storing anything."""
-    return _public(
-        classify(
-            request.text,
-            lexicon=lexicon,
-            role=request.requester_role,
-            declared_language=request.language,
-        )
+    result = classify(
+        request.text,
+        lexicon=lexicon,
+        role=request.requester_role,
+        declared_language=request.language,
+    )
+    return ClassifyResponse(
+        **_public(result).model_dump(),
+        platforms=list(result.platforms),
+        languages=list(result.languages),
     )
 
 

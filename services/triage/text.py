@@ -55,7 +55,7 @@ def squeeze_fully(normalised: str) -> str:
 # matched on a consonant skeleton: digits mapped to the letters they stand for,
 # vowels dropped, doubled letters single. Lexicon patterns get the same treatment.
 
-_DIGITS = {"2": "", "3": "", "5": "kh", "6": "t", "7": "h", "8": "gh", "9": "k"}
+_DIGITS = {"2": "", "3": "3", "5": "kh", "6": "t", "7": "h", "8": "gh", "9": "k"}
 _DIGRAPHS = (("ch", "sh"), ("dj", "j"), ("ou", ""), ("q", "k"), ("c", "k"))
 _VOWELS = re.compile(r"[aeiou]")
 _DOUBLES = re.compile(r"(\w)\1+")
@@ -135,45 +135,100 @@ _SCRIPTS = (
     (re.compile(r"[\u4E00-\u9FFF]"), "zh"),
     (re.compile(r"[\uAC00-\uD7AF]"), "ko"),
 )
-_FA_WORDS = frozenset("است را می این که برای شده من‌ هست نمی خیلی کردم".split())
+_FA_WORDS = frozenset(
+    ["است", "را", "می", "این", "که", "برای", "شده", "من\u200c", "هست", "نمی", "خیلی", "کردم"]
+)
 _ARABIZI_DIGIT = re.compile(r"^(?=.*[a-z])(?=.*[235679])[a-z0-9']+$")
 _ARABIZI = frozenset(
-    """ana enta enti inta inti howa hiya hia e7na ehna ni7na n7na homa houma hene
-    3am 3al 3ala 3an 3and 3andi 3ndi ma3 ma3i ma3o fi fih fiya fiha mafi mafih mafish
+    """
+    ana enta enti inta inti howa hiya hia e7na ehna ni7na n7na homa houma hene 3am
+    3al 3ala 3an 3and 3andi 3ndi ma3 ma3i ma3o fi fih fiya fiha mafi mafih mafish
     msh mish mesh mech mich machi mashi mush mo mu mou bass kaman kman ktir kteer
     ktiir bzaf barcha w wa ya3ni yani shi chi shu chou sho shou eh ayh ish esh wesh
-    wach wash lesh leh lech 3ashan 3ashen 3shan alashan 7ata hata lli elli illi yalli
-    hada hay hayda haida hadi hedi hedha hatha da di dah deh dol kif kifash kifach
-    keef kef izzay ezay ezzay 3lash 3leh wala walla wallah ya rani rah raho kayn kayna
-    kayen fama famma bghit bgheet nheb n7eb b7eb bhebb 7abibi sa7bi sahbi sa7bti
-    sahbti 5ay 5ayi akhi o5ti okhti ba3d ba3den b3dn hal2a halla2 halla hala2 daba
-    tawa delwa2ti dilwa2ti dlw2ty hessa hassa elyom lyoum 3amel 3amla
-    bidi baddi bade biddi 3awez 3ayez 3ayza 7ada had7a 7add 7ad 7aja haja 2al 2alo
-    2alli 2ali 9al galli galo gal bi3ref ba3ref 3aref 3arfa mabaref mab3rafsh
-    ma3rafsh ma3raftch ma3rftch sar sa2 saar sarli s2ali""".split()
+    wach wash lesh leh lech 3ashan 3ashen 3shan alashan 7ata hata lli elli illi
+    yalli hada hay hayda haida hadi hedi hedha hatha da di dah deh dol kif kifash
+    kifach keef kef izzay ezay ezzay 3lash 3leh wala walla wallah ya rani rah raho
+    kayn kayna kayen fama famma bghit bgheet nheb n7eb b7eb bhebb 7abibi sa7bi sahbi
+    sa7bti sahbti 5ay 5ayi akhi o5ti okhti ba3d ba3den b3dn hal2a halla2 halla hala2
+    daba tawa delwa2ti dilwa2ti dlw2ty hessa hassa elyom lyoum 3amel 3amla bidi
+    baddi bade biddi 3awez 3ayez 3ayza 7ada had7a 7add 7ad 7aja haja 2al 2alo 2alli
+    2ali 9al galli galo gal bi3ref ba3ref 3aref 3arfa mabaref mab3rafsh ma3rafsh
+    ma3raftch ma3rftch sar sa2 saar sarli s2ali salam slm yalla inshallah nshallah
+    khalas 5alas habibi mashallah el
+    """.split()  # noqa: SIM905
 )
 _FRENCH = frozenset(
-    """je j m mon ma mes moi nous notre nos vous votre vos il ils elle elles
-    est sont suis ai avons avez ont etait ete le la les un une des du de d au aux
-    et ou mais donc pas ne n plus rien jamais sans avec pour par sur dans qui que
-    qu quoi comment pourquoi quand depuis hier aujourd hui ce cette ces c ca tout
-    tous toutes aussi tres bien merci bonjour salut compte compromis menace
-    pirate aide besoin peux veux faire fait""".split()
+    """
+    je j m mon ma mes moi nous notre nos vous votre vos il ils elle elles est sont
+    suis ai avons avez ont etait ete le la les un une des du de d au aux et ou mais
+    donc pas ne n plus rien jamais sans avec pour par sur dans qui que qu quoi
+    comment pourquoi quand depuis hier aujourd hui ce cette ces c ca tout tous
+    toutes aussi tres bien merci bonjour salut compte compromis menace pirate aide
+    besoin peux veux faire fait
+    """.split()  # noqa: SIM905
 )
 _ENGLISH = frozenset(
-    """i i'm im me my mine we our us you your he she they them their it its is are
-    was were be been being am have has had do does did don't didn't can can't
-    cannot could would should will won't the a an and or but not no of to in on
-    at for from with by about into after before since yesterday today what how
-    why when who which this that these those there here someone somebody anyone
-    please help account hacked threat threatened think know want need just all
-    now still again also some any my""".split()
+    """
+    i i'm im me my mine we our us you your he she they them their it its is are was
+    were be been being am have has had do does did don't didn't can can't cannot
+    could would should will won't the a an and or but not no of to in on at for from
+    with by about into after before since yesterday today what how why when who
+    which this that these those there here someone somebody anyone please help
+    account hacked threat threatened think know want need just all now still again
+    also some any my
+    """.split()  # noqa: SIM905
 )
 _OTHER_LATIN = (
-    ("es", frozenset("el los las y pero mi mis cuenta por para una está esta que con".split())),
-    ("tr", frozenset("ve bir bu ben benim hesabım için çok değil da de ile".split())),
-    ("de", frozenset("ich mein meine ist nicht und der die das mit für konto".split())),
+    (
+        "es",
+        frozenset(
+            """
+    el los las y pero mi mis cuenta por para una esta que con puedo hackearon tengo
+    """.split()  # noqa: SIM905
+        ),
+    ),
+    (
+        "tr",
+        frozenset(
+            [
+                "ve",
+                "bir",
+                "bu",
+                "ben",
+                "benim",
+                "hesabım",
+                "için",
+                "çok",
+                "değil",
+                "da",
+                "de",
+                "ile",
+            ]
+        ),
+    ),
+    (
+        "de",
+        frozenset(
+            [
+                "ich",
+                "mein",
+                "meine",
+                "ist",
+                "nicht",
+                "und",
+                "der",
+                "die",
+                "das",
+                "mit",
+                "für",
+                "konto",
+            ]
+        ),
+    ),
 )
+
+
+FUNCTION_WORDS = _ARABIZI | _FRENCH | _ENGLISH
 
 
 def detect_languages(text: str) -> list[tuple[str, float]]:
@@ -199,6 +254,16 @@ def detect_languages(text: str) -> list[tuple[str, float]]:
             counts["fr"] += 1.0
         elif word in _ENGLISH:
             counts["en"] += 1.0
+    words = set(_WORD.findall(lowered))
+    other, other_n = max(
+        ((code, len(words & vocab)) for code, vocab in _OTHER_LATIN), key=lambda kv: kv[1]
+    )
+    if (
+        other_n >= 2
+        and other_n > max(counts["fr"], counts["en"], counts["ar-Latn"])
+        and not counts["ar"]
+    ):
+        return [(other, 1.0)]
     total = sum(counts.values())
     if total == 0:
         return [(_other_language(text, lowered), 1.0)]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.triage.lexicon import LexiconError, load_lexicon
+from services.triage.text import normalise, skeleton
 
 GOOD: dict[str, Any] = {
     "language": "fr",
@@ -109,4 +110,87 @@ def test_a_directory_without_lexicons_is_rejected(tmp_path: Path) -> None:
     write(tmp_path, "notes.txt", "not a lexicon")
 
     with pytest.raises(LexiconError, match="no lexicon files"):
+        load_lexicon(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({**GOOD, "signals": {"vibes": ["x"]}}, "signals"),
+        ({**GOOD, "platforms": {"myspace": ["myspace"]}}, "platforms"),
+        ({**GOOD, "categories": {"threats": [{"pattern": "menace", "weight": 50}]}}, "weight"),
+        ({**GOOD, "categories": {"threats": ["(?P<x>menace)"]}}, "named groups"),
+        ({**GOOD, "negations": ["(pas"]}, "bad pattern"),
+        ({**GOOD, "language": "French"}, "language"),
+    ],
+    ids=[
+        "unknown-signal",
+        "unknown-platform",
+        "weight-out-of-range",
+        "named-group",
+        "negation",
+        "language",
+    ],
+)
+def test_every_key_is_validated_naming_the_file(
+    tmp_path: Path, content: dict[str, Any], message: str
+) -> None:
+    write(tmp_path, "fr.json", content)
+
+    with pytest.raises(LexiconError, match=rf"(?s)^fr\.json: .*{message}"):
+        load_lexicon(tmp_path)
+
+
+def test_weighted_patterns_and_platforms_load(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "fr.json",
+        {
+            **GOOD,
+            "categories": {"threats": [{"pattern": "menaces? de mort", "weight": 2.0}]},
+            "platforms": {"telegram": ["telegram"]},
+            "negations": ["pas"],
+        },
+    )
+
+    lexicon = load_lexicon(tmp_path)
+
+    assert [(t.target, t.weight) for t in lexicon.categories] == [("threats", 2.0)]
+    assert [t.target for t in lexicon.platforms] == ["telegram"]
+    assert [t.target for t in lexicon.negations] == ["negation"]
+
+
+def test_arabic_terms_match_through_attached_prefixes(tmp_path: Path) -> None:
+    write(tmp_path, "ar.json", {"language": "ar", "categories": {"threats": ["هدد"]}})
+
+    (threats,) = load_lexicon(tmp_path).categories
+
+    assert threats.regex.search("وبيهددوني")
+    assert not threats.regex.search("مهددات")  # "م" is not a prefix
+
+
+def test_arabizi_terms_match_any_spelling(tmp_path: Path) -> None:
+    write(tmp_path, "az.json", {"language": "ar-Latn", "categories": {"threats": ["yhadedni"]}})
+
+    (threats,) = load_lexicon(tmp_path).categories
+
+    assert threats.arabizi
+    for spelling in ("yhaddedni", "yhadadni", "yhededni"):
+        assert threats.regex.search(skeleton(normalise(spelling)))
+
+
+def test_examples_train_a_model_and_a_bad_line_names_its_file(tmp_path: Path) -> None:
+    write(tmp_path, "fr.json", GOOD)
+    (tmp_path / "examples").mkdir()
+    examples = tmp_path / "examples" / "mine.jsonl"
+    examples.write_text(
+        '{"text": "ils menacent de me tuer", "category": "threats"}\n'
+        '{"text": "on m\'insulte tous les jours", "category": "harassment"}\n',
+        encoding="utf-8",
+    )
+
+    assert load_lexicon(tmp_path).model is not None
+
+    examples.write_text('{"text": "x", "category": "not-a-category"}\n', encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"^mine\.jsonl line 1: "):
         load_lexicon(tmp_path)
