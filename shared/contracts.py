@@ -84,6 +84,38 @@ class Priority(StrEnum):
 # --- streams -----------------------------------------------------------------
 
 
+class TicketStatus(StrEnum):
+    new = "new"
+    open = "open"
+    waiting_on_requester = "waiting_on_requester"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class Author(StrEnum):
+    requester = "requester"
+    handler = "handler"
+
+
+class Outcome(StrEnum):
+    """How a case ended: what reports count, never why in words."""
+
+    resolved = "resolved"
+    referred = "referred"
+    escalated = "escalated"
+    advice_given = "advice_given"
+    no_response = "no_response"
+    out_of_scope = "out_of_scope"
+    duplicate = "duplicate"
+    declined = "declined"
+
+
+class ConsentPurpose(StrEnum):
+    share_with_platforms = "share_with_platforms"
+    share_with_partners = "share_with_partners"
+    anonymous_statistics = "anonymous_statistics"
+
+
 class StreamSpec(BaseModel):
     """A JetStream stream with explicit retention limits."""
 
@@ -174,6 +206,69 @@ class TicketReceived(Envelope):
     data: TicketReceivedData
 
 
+class TicketMessageAddedData(Payload):
+    message_id: uuid.UUID
+    author: Author
+    channel: Channel
+    # A note between handlers, never sent to the requester (it stops no SLA clock).
+    internal: bool = False
+    # A requester's words sealed for triage alone (re-triage); None for handler messages.
+    sealed_text: str | None = None
+    added_at: datetime
+
+
+class TicketMessageAdded(Envelope):
+    """A message joined a ticket: from the requester, or a handler's reply or note."""
+
+    type: Literal["sanad.intake.ticket.message_added"] = "sanad.intake.ticket.message_added"
+    producer: Literal["intake"] = "intake"
+    data: TicketMessageAddedData
+
+
+class TicketStatusChangedData(Payload):
+    from_status: TicketStatus
+    to_status: TicketStatus
+    # The token id of the handler, or "requester" / "system".
+    actor_id: str
+    changed_at: datetime
+
+
+class TicketStatusChanged(Envelope):
+    type: Literal["sanad.intake.ticket.status_changed"] = "sanad.intake.ticket.status_changed"
+    producer: Literal["intake"] = "intake"
+    data: TicketStatusChangedData
+
+
+class TicketClosedData(Payload):
+    outcome: Outcome
+    actor_id: str
+    closed_at: datetime
+
+
+class TicketClosed(Envelope):
+    type: Literal["sanad.intake.ticket.closed"] = "sanad.intake.ticket.closed"
+    producer: Literal["intake"] = "intake"
+    data: TicketClosedData
+
+
+class ConsentChangedData(Payload):
+    requester_id: uuid.UUID
+    # Every purpose, each granted or not: the latest event is the whole record.
+    consents: dict[ConsentPurpose, bool]
+    wording_version: str
+    # web, email, whatsapp, signal, handler, referral: where the person said it.
+    source: str
+    changed_at: datetime
+
+
+class ConsentChanged(Envelope):
+    """What the requester agreed to, per purpose; nothing leaves Sanad without it."""
+
+    type: Literal["sanad.intake.consent.changed"] = "sanad.intake.consent.changed"
+    producer: Literal["intake"] = "intake"
+    data: ConsentChangedData
+
+
 class RequesterErasedData(Payload):
     requester_id: uuid.UUID
     # Every ticket of the requester: consumers drop what they derived from them.
@@ -218,9 +313,24 @@ class TicketTriaged(Envelope):
 # --- the union and its codec -------------------------------------------------
 
 Event: TypeAlias = Annotated[
-    TicketReceived | RequesterErased | TicketTriaged, Field(discriminator="type")
+    TicketReceived
+    | TicketMessageAdded
+    | TicketStatusChanged
+    | TicketClosed
+    | ConsentChanged
+    | RequesterErased
+    | TicketTriaged,
+    Field(discriminator="type"),
 ]
-EVENT_TYPES: tuple[type[Envelope], ...] = (TicketReceived, RequesterErased, TicketTriaged)
+EVENT_TYPES: tuple[type[Envelope], ...] = (
+    TicketReceived,
+    TicketMessageAdded,
+    TicketStatusChanged,
+    TicketClosed,
+    ConsentChanged,
+    RequesterErased,
+    TicketTriaged,
+)
 
 
 def subject_of(cls: type[Envelope]) -> str:

@@ -13,7 +13,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from shared.audit import audit_tables
-from shared.contracts import Category, Channel, Priority, RequesterRole
+from shared.contracts import Author, Category, Channel, Priority, RequesterRole, TicketStatus
 from shared.db import UTCDateTime
 
 
@@ -23,19 +23,6 @@ class IntakeBase(SQLModel, registry=registry()):
 
 def _ts() -> Column[datetime]:
     return Column(UTCDateTime(), nullable=False)
-
-
-class TicketStatus(StrEnum):
-    new = "new"
-    open = "open"
-    waiting_on_requester = "waiting_on_requester"
-    resolved = "resolved"
-    closed = "closed"
-
-
-class Author(StrEnum):
-    requester = "requester"
-    handler = "handler"
 
 
 class ContactChannel(StrEnum):

@@ -14,7 +14,6 @@ from services.intake.errors import RequesterNotFound, TicketNotFound
 from services.intake.keys import IntakeKeys
 from services.intake.models import (
     AUDIT_TABLES,
-    Author,
     ContactPublic,
     ErasureReceipt,
     Message,
@@ -25,17 +24,18 @@ from services.intake.models import (
     TicketAccepted,
     TicketCreate,
     TicketPublic,
-    TicketStatus,
     TriageSummary,
 )
 from shared import audit
 from shared.audit import ObjectType
 from shared.auth import Principal
 from shared.contracts import (
+    Author,
     RequesterErased,
     RequesterErasedData,
     TicketReceived,
     TicketReceivedData,
+    TicketStatus,
     TicketTriaged,
 )
 from shared.crypto import decrypt_field, encrypt_field, new_data_key, unwrap_data_key
