@@ -310,6 +310,62 @@ class TicketTriaged(Envelope):
     data: TicketTriagedData
 
 
+class RepriorityReason(StrEnum):
+    """Why a triage changed after the fact: a handler said so, or a new message did."""
+
+    override = "override"
+    retriage = "retriage"
+
+
+class TicketReprioritisedData(Payload):
+    reason: RepriorityReason
+    from_priority: Priority
+    priority: Priority
+    from_category: Category
+    category: Category
+    flags: tuple[Flag, ...] = ()
+    # The handler's token id, or "triage" for a re-triage; never the handler's own words.
+    actor_id: str
+    # The first-response due time under the new priority (None once answered or closed).
+    sla_due_at: datetime | None = None
+    changed_at: datetime
+
+
+class TicketReprioritised(Envelope):
+    """A ticket's category, flags or priority changed after its first triage."""
+
+    type: Literal["sanad.triage.ticket.reprioritised"] = "sanad.triage.ticket.reprioritised"
+    producer: Literal["triage"] = "triage"
+    data: TicketReprioritisedData
+
+
+class SlaLevel(StrEnum):
+    """How far into its first-response target an unanswered ticket is."""
+
+    warning = "warning"  # half the target gone
+    breached = "breached"  # the target missed
+    alert = "alert"  # one and a half times the target: a coordinator steps in
+
+
+class SlaBreachedData(Payload):
+    level: SlaLevel
+    # 50, 100 or 150: the share of the target elapsed when this level was reached.
+    percent: int
+    priority: Priority
+    target_seconds: int
+    received_at: datetime
+    due_at: datetime
+    detected_at: datetime
+
+
+class SlaBreached(Envelope):
+    """A ticket's first-response clock crossed a level; each level is announced once."""
+
+    type: Literal["sanad.triage.sla.breached"] = "sanad.triage.sla.breached"
+    producer: Literal["triage"] = "triage"
+    data: SlaBreachedData
+
+
 # --- the union and its codec -------------------------------------------------
 
 Event: TypeAlias = Annotated[
@@ -319,7 +375,9 @@ Event: TypeAlias = Annotated[
     | TicketClosed
     | ConsentChanged
     | RequesterErased
-    | TicketTriaged,
+    | TicketTriaged
+    | TicketReprioritised
+    | SlaBreached,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[Envelope], ...] = (
@@ -330,6 +388,8 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     ConsentChanged,
     RequesterErased,
     TicketTriaged,
+    TicketReprioritised,
+    SlaBreached,
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -19,3 +19,5 @@ class TriageSettings(BaseServiceSettings):
     # Base64 X25519 private key that opens text sealed by intake; in development
     # generated once as var/keys/triage-content.key.
     content_private_key: SecretStr | None = None
+    # How often the in-service job looks for SLA levels falling due (0 turns it off).
+    sla_check_seconds: float = Field(default=30.0, ge=0)

@@ -18,13 +18,17 @@ async def get_lexicon(runtime: RuntimeDep) -> Lexicon:
 
 LexiconDep = Annotated[Lexicon, Depends(get_lexicon)]
 HandlerDep = Annotated[Principal, Depends(require(Scope.handler, Scope.coordinator))]
+CoordinatorDep = Annotated[Principal, Depends(require(Scope.coordinator))]
+LabelsDep = Annotated[Principal, Depends(require(Scope.coordinator, Scope.analyst))]
 ClassifierDep = Annotated[
     Principal, Depends(require(Scope.service, Scope.handler, Scope.coordinator))
 ]
 
 __all__ = [
     "ClassifierDep",
+    "CoordinatorDep",
     "HandlerDep",
+    "LabelsDep",
     "LexiconDep",
     "ReadSessionDep",
     "RuntimeDep",

@@ -7,3 +7,7 @@ from shared.errors import NotFound
 
 class TriageNotFound(NotFound):
     slug, title = "triage-not-found", "This ticket has not been triaged (yet)"
+
+
+class NotTriagedYet(Exception):
+    """An event about a ticket triage has not seen yet: retried until `ticket.received` lands."""

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from services.triage.config import TriageSettings
 from services.triage.consumers import consumers
+from services.triage.jobs import start_sla_job
 from services.triage.lexicon import load_lexicon
 from services.triage.models import TriageBase
 from services.triage.routes import router
@@ -17,7 +18,7 @@ from shared.crypto import CryptoError, RecipientKeyPair, load_or_create_recipien
 CONTENT_KEY = "triage-content"
 
 
-def _on_start(runtime: Runtime) -> None:
+async def _on_start(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, TriageSettings)
     runtime.extras["lexicon"] = load_lexicon()
@@ -28,6 +29,7 @@ def _on_start(runtime: Runtime) -> None:
     else:
         keys = load_or_create_recipient_keys(settings.keys_dir, CONTENT_KEY)
     runtime.extras["content_keys"] = keys
+    start_sla_job(runtime, settings.sla_check_seconds)
 
 
 DEFINITION = ServiceDefinition(

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.triage import repository
+from services.triage import clocks, repository
 from services.triage.domain import Classification, classify
 from services.triage.errors import TriageNotFound
 from services.triage.lexicon import Lexicon
 from services.triage.models import (
+    ChangePublic,
     ClassificationPublic,
     ClassifyRequest,
     ClassifyResponse,
-    TriagePublic,
+    Label,
+    OverrideExportRow,
+    OverrideRequest,
+    SuggestionPublic,
+    TriageChange,
+    TriageDetail,
     TriageRecord,
 )
 from shared.contracts import (
     Category,
     Flag,
     Priority,
+    RepriorityReason,
     TicketReceived,
+    TicketReprioritised,
+    TicketReprioritisedData,
     TicketTriaged,
     TicketTriagedData,
 )
@@ -35,6 +48,16 @@ from shared.messaging.outbox import add_to_outbox
 def sealed_text_aad(ticket_id: uuid.UUID) -> bytes:
     """Must match what intake bound the sealed text to."""
     return f"sanad:ticket.received:{ticket_id}".encode()
+
+
+def message_text_aad(message_id: uuid.UUID) -> bytes:
+    """Must match what intake bound a requester's later message to."""
+    return f"sanad:ticket.message_added:{message_id}".encode()
+
+
+def outranks(a: Priority, b: Priority) -> bool:
+    """`a` is more urgent than `b` ("P1" sorts before "P2")."""
+    return a.value < b.value
 
 
 def _public(c: Classification) -> ClassificationPublic:
@@ -107,8 +130,17 @@ async def triage_ticket(
         country=data.country,
         received_at=data.received_at,
         triaged_at=triaged_at,
+        classifier_category=result.category.value,
+        classifier_flags=[f.value for f in result.flags],
+        classifier_priority=result.priority.value,
     )
     repository.add(session, record)
+    await clocks.start_clock(
+        session=session,
+        ticket_id=event.ticket_id,
+        priority=result.priority,
+        received_at=data.received_at,
+    )
     await add_to_outbox(
         session,
         outbox,
@@ -135,11 +167,47 @@ async def triage_ticket(
     return record
 
 
-async def read_triage(*, session: AsyncSession, ticket_id: uuid.UUID) -> TriagePublic:
+def _label(category: str, flags: Iterable[str], priority: str) -> Label:
+    return Label(
+        category=Category(category), flags=[Flag(f) for f in flags], priority=Priority(priority)
+    )
+
+
+def _classifier_label(record: TriageRecord) -> Label:
+    # Records triaged before overrides existed: what they hold is the classifier's output.
+    return _label(
+        record.classifier_category or record.category,
+        record.classifier_flags if record.classifier_flags is not None else record.flags,
+        record.classifier_priority or record.priority,
+    )
+
+
+def _change_public(change: TriageChange) -> ChangePublic:
+    return ChangePublic(
+        **_label(change.category, change.flags, change.priority).model_dump(),
+        source=change.source,
+        actor_id=change.actor_id,
+        from_category=Category(change.from_category),
+        from_flags=[Flag(f) for f in change.from_flags],
+        from_priority=Priority(change.from_priority),
+        reason=change.reason,
+        changed_at=change.changed_at,
+    )
+
+
+def _suggestion_public(suggestion: dict[str, object] | None) -> SuggestionPublic | None:
+    return SuggestionPublic.model_validate(suggestion) if suggestion else None
+
+
+async def read_triage(
+    *, session: AsyncSession, ticket_id: uuid.UUID, now: datetime | None = None
+) -> TriageDetail:
+    """A ticket's triage, the classifier's first answer, changes, suggestion and clock."""
     record = await repository.get(session, ticket_id)
     if record is None:
         raise TriageNotFound()
-    return TriagePublic(
+    clock = await repository.get_clock(session, ticket_id)
+    return TriageDetail(
         ticket_id=record.ticket_id,
         category=Category(record.category),
         secondary_categories=[Category(c) for c in record.secondary],
@@ -151,4 +219,144 @@ async def read_triage(*, session: AsyncSession, ticket_id: uuid.UUID) -> TriageP
         reasons=record.reasons,
         received_at=record.received_at,
         triaged_at=record.triaged_at,
+        classifier=_classifier_label(record),
+        changes=[_change_public(c) for c in await repository.changes_of(session, ticket_id)],
+        suggestion=_suggestion_public(record.suggestion),
+        sla=clocks.clock_public(clock, now or datetime.now(UTC)) if clock else None,
     )
+
+
+async def apply_change(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    record: TriageRecord,
+    source: RepriorityReason,
+    actor_id: str,
+    label: Label,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Apply a new label to a triaged ticket: history row, clock, `ticket.reprioritised`."""
+    before = _label(record.category, record.flags, record.priority)
+    if record.classifier_category is None:
+        record.classifier_category = before.category.value
+        record.classifier_flags = [f.value for f in before.flags]
+        record.classifier_priority = before.priority.value
+    flags = [f.value for f in label.flags]
+    repository.add(
+        session,
+        TriageChange(
+            ticket_id=record.ticket_id,
+            source=source.value,
+            actor_id=actor_id,
+            from_category=before.category.value,
+            from_flags=[f.value for f in before.flags],
+            from_priority=before.priority.value,
+            category=label.category.value,
+            flags=flags,
+            priority=label.priority.value,
+            reason=reason,
+            changed_at=now,
+        ),
+    )
+    if label.category is not before.category:
+        secondary = [c for c in record.secondary if c != label.category.value]
+        record.secondary = [before.category.value, *secondary]
+    record.category, record.flags = label.category.value, flags
+    record.priority = label.priority.value
+    due = await clocks.reprice_clock(
+        session=session, ticket_id=record.ticket_id, priority=label.priority, now=now
+    )
+    await add_to_outbox(
+        session,
+        outbox,
+        TicketReprioritised(
+            ticket_id=record.ticket_id,
+            occurred_at=now,
+            data=TicketReprioritisedData(
+                reason=source,
+                from_priority=before.priority,
+                priority=label.priority,
+                from_category=before.category,
+                category=label.category,
+                flags=tuple(label.flags),
+                actor_id=actor_id,
+                sla_due_at=due,
+                changed_at=now,
+            ),
+        ),
+    )
+
+
+async def override_triage(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    ticket_id: uuid.UUID,
+    request: OverrideRequest,
+    actor_id: str,
+    now: datetime | None = None,
+) -> TriageDetail:
+    """A handler sets category, flags and priority; the same label again changes nothing."""
+    record = await repository.get(session, ticket_id)
+    if record is None:
+        raise TriageNotFound()
+    now = now or datetime.now(UTC)
+    label = Label(
+        category=request.category,
+        flags=sorted(set(request.flags), key=list(Flag).index),
+        priority=request.priority,
+    )
+    if label != _label(record.category, record.flags, record.priority):
+        await apply_change(
+            session=session,
+            outbox=outbox,
+            record=record,
+            source=RepriorityReason.override,
+            actor_id=actor_id,
+            label=label,
+            reason=request.reason,
+            now=now,
+        )
+        await session.flush()
+    return await read_triage(session=session, ticket_id=ticket_id, now=now)
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+async def export_overrides(
+    *, session: AsyncSession, fmt: ExportFormat, since: datetime | None = None
+) -> str:
+    """Handlers' overrides as labelled data: ticket id, classifier output, label, time; no text."""
+    rows = [
+        OverrideExportRow(
+            ticket_id=change.ticket_id,
+            language=record.language,
+            **{f"classifier_{k}": v for k, v in _classifier_label(record).model_dump().items()},
+            **{
+                f"label_{k}": v
+                for k, v in _label(change.category, change.flags, change.priority)
+                .model_dump()
+                .items()
+            },
+            overridden_at=change.changed_at,
+        )
+        for change, record in await repository.overrides_with_triage(
+            session, since=since, source=RepriorityReason.override.value
+        )
+    ]
+    if fmt is ExportFormat.jsonl:
+        return "".join(row.model_dump_json() + "\n" for row in rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(
+        out, fieldnames=list(OverrideExportRow.model_fields), lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        flat = row.model_dump(mode="json")
+        writer.writerow({k: " ".join(v) if isinstance(v, list) else v for k, v in flat.items()})
+    return out.getvalue()

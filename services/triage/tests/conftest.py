@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,12 +14,16 @@ from fastapi import FastAPI
 from services.triage.config import TriageSettings
 from services.triage.lexicon import Lexicon
 from services.triage.main import create_app
+from services.triage.service import triage_ticket
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.crypto import RecipientKeyPair
+from shared.db import transaction
 from shared.testing.asgi import bearer, runtime_of, serve
+from shared.testing.events import ticket_received
 
 Auth = Callable[[Scope], Awaitable[dict[str, str]]]
+Triaged = Callable[..., Awaitable[uuid.UUID]]
 
 
 @pytest.fixture
@@ -27,6 +33,8 @@ def settings(tmp_path: Path) -> TriageSettings:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'triage.db'}",
         auth_database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}",
         bus_enabled=False,
+        # Tests run the SLA check themselves, on an injected clock.
+        sla_check_seconds=0,
     )
 
 
@@ -63,3 +71,23 @@ def content_keys(runtime: Runtime) -> RecipientKeyPair:
 def lexicon(runtime: Runtime) -> Lexicon:
     lexicon: Lexicon = runtime.extras["lexicon"]
     return lexicon
+
+
+@pytest.fixture
+def triaged(runtime: Runtime, lexicon: Lexicon, content_keys: RecipientKeyPair) -> Triaged:
+    """Triage a ticket with this text (and ticket_received fields); returns its id."""
+
+    async def _triaged(text: str = "Someone hacked my email account", **fields: Any) -> uuid.UUID:
+        event = ticket_received(text=text, sealed_for=content_keys.public_key, **fields)
+        async with transaction(runtime.writer_sessions) as session:
+            await triage_ticket(
+                session=session,
+                event=event,
+                lexicon=lexicon,
+                keys=content_keys,
+                outbox=runtime.outbox,
+            )
+        assert event.ticket_id is not None
+        return event.ticket_id
+
+    return _triaged
