@@ -211,13 +211,18 @@ async def _verifies(scope: Scope, authorization: bytes) -> bool:
 
 
 def _secured(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    html = cache = False
+    html = cache = csp = False
     for name, value in headers:
         if name == b"content-type":
             html = value.startswith(b"text/html")
         elif name == b"cache-control":
             cache = True
-    headers = [*headers, *_COMMON, (b"content-security-policy", DOCS_CSP if html else API_CSP)]
+        elif name == b"content-security-policy":
+            # A page that set its own (stricter) policy keeps it: two policies would both apply.
+            csp = True
+    headers = [*headers, *_COMMON]
+    if not csp:
+        headers.append((b"content-security-policy", DOCS_CSP if html else API_CSP))
     if not cache:
         # Every answer may be personal (a ticket, a follow-up token): no cache keeps it.
         headers.append((b"cache-control", b"no-store"))

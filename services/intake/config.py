@@ -19,3 +19,8 @@ class IntakeSettings(BaseServiceSettings):
     # Base64 X25519 public key of triage, for sealing message text on the bus.
     # In development both services read var/keys/triage-content.pub.
     triage_content_public_key: SecretStr | None = None
+
+    # Follow-up page: attempts per reference and per client address (token guessing).
+    follow_up_per_reference_per_minute: float = 2.0
+    follow_up_per_address_per_minute: float = 10.0
+    follow_up_burst: int = 10

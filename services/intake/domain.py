@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import json
 import re
 import secrets
 import unicodedata
+import uuid
+from datetime import datetime
 
 # Crockford's base32 without I, L, O, U: easy to read aloud and to type on a phone.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -45,3 +50,122 @@ def normalise_handle(channel: str, handle: str) -> str:
 def field_aad(table: str, column: str, row_id: str) -> bytes:
     """Binds a ciphertext to its row and column, so it cannot be moved to another."""
     return f"sanad:{table}.{column}:{row_id}".encode()
+
+
+# --- the ticket lifecycle ----------------------------------------------------
+# Statuses as strings (the values of shared.contracts.TicketStatus): this module stays pure.
+NEW, OPEN, WAITING, RESOLVED, CLOSED = (
+    "new",
+    "open",
+    "waiting_on_requester",
+    "resolved",
+    "closed",
+)
+# What a handler may move a ticket to; closing goes through `close` (it needs an outcome).
+_HANDLER_MOVES: dict[str, frozenset[str]] = {
+    NEW: frozenset({OPEN, WAITING}),
+    OPEN: frozenset({WAITING, RESOLVED}),
+    WAITING: frozenset({OPEN, RESOLVED}),
+    RESOLVED: frozenset({OPEN}),
+    CLOSED: frozenset({OPEN}),
+}
+# A requester who writes again reopens what was waiting on them, resolved or closed.
+_REOPENED_BY_REQUESTER = frozenset({WAITING, RESOLVED, CLOSED})
+
+
+class InvalidTransition(ValueError):
+    """A status change the lifecycle does not allow."""
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"A ticket that is {current} cannot become {target}.")
+        self.current, self.target = current, target
+
+
+def move(current: str, target: str) -> str:
+    """The status a handler's move leads to, or InvalidTransition."""
+    if target not in _HANDLER_MOVES.get(current, frozenset()):
+        raise InvalidTransition(current, target)
+    return target
+
+
+def close(current: str) -> str:
+    """Closing (with an outcome) is allowed from every status but closed."""
+    if current == CLOSED:
+        raise InvalidTransition(current, CLOSED)
+    return CLOSED
+
+
+def after_requester_message(current: str) -> str | None:
+    """The status a new message from the requester leads to; None when it stays."""
+    return OPEN if current in _REOPENED_BY_REQUESTER else None
+
+
+def can_reply(current: str) -> bool:
+    """A reply to the requester needs the ticket not closed; internal notes always may."""
+    return current != CLOSED
+
+
+# --- consent and vetting -----------------------------------------------------
+# Wording ids of the consent texts a person may have agreed to (the form shows the current one).
+CONSENT_WORDING_CURRENT = "consent-2026-01"
+CONSENT_WORDINGS = frozenset({CONSENT_WORDING_CURRENT})
+VETTING_STATES = ("unvetted", "vetting", "vetted", "vouched_by_partner", "declined")
+
+
+def merged_consent(current: dict[str, bool], changes: dict[str, bool]) -> dict[str, bool]:
+    """The whole record after `changes`: purposes not mentioned keep their value."""
+    return {**current, **changes}
+
+
+# --- list cursors ------------------------------------------------------------
+
+
+class InvalidCursor(ValueError):
+    """A cursor this service did not hand out."""
+
+
+def encode_cursor(received_at: datetime, ticket_id: uuid.UUID) -> str:
+    """An opaque position in the (received_at, id) order of the ticket list."""
+    raw = json.dumps([received_at.isoformat(), str(ticket_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a cursor stands for, or InvalidCursor."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, ticket_id = json.loads(raw)
+        position = datetime.fromisoformat(at), uuid.UUID(ticket_id)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor("This cursor is not valid.") from exc
+    if position[0].tzinfo is None:
+        raise InvalidCursor("This cursor is not valid.")
+    return position
+
+
+# --- the public pages --------------------------------------------------------
+PAGE_LANGUAGES = ("ar", "fr", "en")
+DEFAULT_PAGE_LANGUAGE = "ar"
+
+
+def pick_language(accept_language: str | None) -> str:
+    """The page language an Accept-Language header prefers; Arabic when it names none of ours."""
+    best, best_q = DEFAULT_PAGE_LANGUAGE, 0.0
+    for part in (accept_language or "").split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if primary in PAGE_LANGUAGES and q > best_q:
+            best, best_q = primary, q
+    return best
+
+
+def normalise_reference(text: str) -> str:
+    """A reference as a person may type it: any case, spaces, with or without the prefix."""
+    compact = "".join(unicodedata.normalize("NFKC", text).split()).upper()
+    return compact if compact.startswith(REFERENCE_PREFIX) else REFERENCE_PREFIX + compact

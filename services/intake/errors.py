@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import NotFound
+from shared.errors import AppError, Conflict, NotFound
 
 
 class TicketNotFound(NotFound):
@@ -11,3 +11,11 @@ class TicketNotFound(NotFound):
 
 class RequesterNotFound(NotFound):
     slug, title = "requester-not-found", "Requester not found"
+
+
+class InvalidTransition(Conflict):
+    slug, title = "invalid-transition", "This change is not allowed now"
+
+
+class InvalidCursor(AppError):
+    status, slug, title = 400, "invalid-cursor", "Invalid cursor"

@@ -8,8 +8,10 @@ from fastapi import FastAPI
 
 from services.intake.config import IntakeSettings
 from services.intake.consumers import consumers
+from services.intake.follow_up import FollowUpGuard
 from services.intake.keys import load_keys
 from services.intake.models import IntakeBase
+from services.intake.pages import PUBLIC_PAGE_PATHS, load_pages, page_router
 from services.intake.routes import router
 from shared.app import Runtime, ServiceDefinition, create_service_app
 from shared.groupcommit import GroupCommitter
@@ -18,6 +20,12 @@ from shared.groupcommit import GroupCommitter
 async def _on_start(runtime: Runtime) -> None:
     assert isinstance(runtime.settings, IntakeSettings)
     runtime.extras["keys"] = load_keys(runtime.settings)
+    runtime.extras["pages"] = load_pages()
+    runtime.extras["follow_up_guard"] = FollowUpGuard(
+        per_reference_per_minute=runtime.settings.follow_up_per_reference_per_minute,
+        per_address_per_minute=runtime.settings.follow_up_per_address_per_minute,
+        burst=runtime.settings.follow_up_burst,
+    )
     committer = GroupCommitter(runtime.writer_sessions)
     committer.start()
     runtime.extras["committer"] = committer
@@ -29,11 +37,11 @@ DEFINITION = ServiceDefinition(
     title="Sanad intake",
     description="The one door: tickets from every channel, stored encrypted.",
     metadata=IntakeBase.metadata,
-    routers=(router,),
+    routers=(router, page_router()),
     consumers=consumers,
     on_start=_on_start,
     migrations=Path(__file__).parent / "migrations",
-    public_paths=frozenset({("POST", "/v1/tickets")}),
+    public_paths=frozenset({("POST", "/v1/tickets")}) | PUBLIC_PAGE_PATHS,
 )
 
 

@@ -6,14 +6,24 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Column, LargeBinary
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Column, Index, LargeBinary, false
 from sqlalchemy.orm import registry
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from services.intake.domain import CONSENT_WORDINGS
 from shared.audit import audit_tables
-from shared.contracts import Author, Category, Channel, Priority, RequesterRole, TicketStatus
+from shared.contracts import (
+    Author,
+    Category,
+    Channel,
+    ConsentPurpose,
+    Outcome,
+    Priority,
+    RequesterRole,
+    TicketStatus,
+)
 from shared.db import UTCDateTime
 
 
@@ -25,6 +35,14 @@ def _ts() -> Column[datetime]:
     return Column(UTCDateTime(), nullable=False)
 
 
+def _ts_or_none() -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=True)
+
+
+def _blob_or_none() -> Column[bytes]:
+    return Column(LargeBinary, nullable=True)
+
+
 class ContactChannel(StrEnum):
     email = "email"
     whatsapp = "whatsapp"
@@ -32,6 +50,14 @@ class ContactChannel(StrEnum):
     phone = "phone"
     telegram = "telegram"
     other = "other"
+
+
+class VettingState(StrEnum):
+    unvetted = "unvetted"
+    vetting = "vetting"
+    vetted = "vetted"
+    vouched_by_partner = "vouched_by_partner"
+    declined = "declined"
 
 
 # --- tables ------------------------------------------------------------------
@@ -48,13 +74,22 @@ class Requester(IntakeBase, table=True):
     contact_handle_enc: bytes | None = SQLField(sa_column=Column(LargeBinary, nullable=True))
     # Keyed hash of the normalised handle: threads messages without storing it in clear.
     contact_index: str | None = SQLField(default=None, index=True, max_length=64)
+    # When and how the person can safely be reached (free text, encrypted) and what to avoid.
+    contact_times_enc: bytes | None = SQLField(sa_column=_blob_or_none())
+    avoid_channels: str | None = SQLField(default=None, max_length=200)
     role: str
     country: str | None = SQLField(default=None, max_length=2)
     created_at: datetime = SQLField(sa_column=_ts())
+    # The latest of vetting_changes, kept here for lists and filters.
+    vetting_state: str = SQLField(
+        default="unvetted", max_length=24, sa_column_kwargs={"server_default": "unvetted"}
+    )
 
 
 class Ticket(IntakeBase, table=True):
     __tablename__ = "tickets"
+    # The handler list pages through tickets by (received_at, id).
+    __table_args__ = (Index("ix_tickets_received_at_id", "received_at", "id"),)
 
     id: uuid.UUID = SQLField(primary_key=True)
     reference: str = SQLField(unique=True, max_length=16)
@@ -66,9 +101,12 @@ class Ticket(IntakeBase, table=True):
     received_at: datetime = SQLField(sa_column=_ts())
     category: str | None = None
     priority: str | None = None
-    triaged_at: datetime | None = SQLField(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
+    triaged_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
+    # What the person said they need (taxonomy categories, comma-separated), from the form.
+    requested_help: str | None = SQLField(default=None, max_length=400)
+    outcome: str | None = SQLField(default=None, max_length=32)
+    closed_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
+    updated_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
 
 
 class Message(IntakeBase, table=True):
@@ -77,8 +115,66 @@ class Message(IntakeBase, table=True):
     id: uuid.UUID = SQLField(primary_key=True)
     ticket_id: uuid.UUID = SQLField(foreign_key="tickets.id", index=True)
     author: str
+    # A note between handlers: never shown or sent to the requester.
+    internal: bool = SQLField(default=False, sa_column_kwargs={"server_default": false()})
     body_enc: bytes = SQLField(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = SQLField(sa_column=_ts())
+
+
+class DeliveryState(StrEnum):
+    # Waiting for the channel's sender (email, WhatsApp, Signal: items 3-4 of issue 3).
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"
+    # The web form has no channel back: the reply waits on the follow-up page.
+    on_follow_up_page = "on_follow_up_page"
+
+
+class Delivery(IntakeBase, table=True):
+    """A handler's reply on its way to the requester, through the ticket's channel."""
+
+    __tablename__ = "deliveries"
+
+    message_id: uuid.UUID = SQLField(primary_key=True, foreign_key="messages.id")
+    ticket_id: uuid.UUID = SQLField(foreign_key="tickets.id", index=True)
+    channel: str
+    state: str = SQLField(index=True, max_length=24)
+    attempts: int = 0
+    created_at: datetime = SQLField(sa_column=_ts())
+    updated_at: datetime = SQLField(sa_column=_ts())
+
+
+class ConsentChange(IntakeBase, table=True):
+    """One change of a requester's consent: the whole record after it (history, append-only)."""
+
+    __tablename__ = "consent_changes"
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    requester_id: uuid.UUID = SQLField(foreign_key="requesters.id", index=True)
+    share_with_platforms: bool
+    share_with_partners: bool
+    anonymous_statistics: bool
+    wording_version: str = SQLField(max_length=32)
+    # Where the person said it (web, email, ..., handler).
+    source: str = SQLField(max_length=16)
+    # The token id of the handler who recorded it, or "requester".
+    actor_id: str = SQLField(max_length=16)
+    changed_at: datetime = SQLField(sa_column=_ts())
+
+
+class VettingChange(IntakeBase, table=True):
+    """One change of a requester's vetting state, with who and why (history, append-only)."""
+
+    __tablename__ = "vetting_changes"
+
+    id: uuid.UUID = SQLField(primary_key=True)
+    requester_id: uuid.UUID = SQLField(foreign_key="requesters.id", index=True)
+    state: str = SQLField(max_length=24)
+    actor_id: str = SQLField(max_length=16)
+    actor_scope: str = SQLField(max_length=16)
+    # The handler's reason, encrypted with the requester's data key.
+    note_enc: bytes | None = SQLField(sa_column=_blob_or_none())
+    changed_at: datetime = SQLField(sa_column=_ts())
 
 
 # --- API schemas -------------------------------------------------------------
@@ -89,6 +185,26 @@ class Contact(BaseModel):
 
     channel: ContactChannel
     handle: str = Field(min_length=1, max_length=320)
+    # When it is safe to reach the person, in their words (stored encrypted).
+    safe_times: str | None = Field(default=None, min_length=1, max_length=300)
+    # Ways the person must NOT be contacted (a shared phone, a watched mailbox).
+    avoid: list[ContactChannel] = Field(default_factory=list, max_length=6)
+
+
+class ConsentGiven(BaseModel):
+    """What the person agreed to when writing in: nothing unless listed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wording_version: str = Field(max_length=32)
+    granted: list[ConsentPurpose] = Field(default_factory=list, max_length=3)
+
+    @field_validator("wording_version")
+    @classmethod
+    def _known_wording(cls, value: str) -> str:
+        if value not in CONSENT_WORDINGS:
+            raise ValueError("unknown consent wording version")
+        return value
 
 
 class TicketCreate(BaseModel):
@@ -103,6 +219,9 @@ class TicketCreate(BaseModel):
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     requester_name: str | None = Field(default=None, min_length=1, max_length=200)
     contact: Contact | None = None
+    # What help the person asked for, as taxonomy categories (the form maps plain words).
+    requested_help: list[Category] = Field(default_factory=list, max_length=5)
+    consent: ConsentGiven | None = None
 
 
 class TicketAccepted(BaseModel):
@@ -115,6 +234,8 @@ class TicketAccepted(BaseModel):
 class ContactPublic(BaseModel):
     channel: ContactChannel
     handle: str
+    safe_times: str | None = None
+    avoid: list[ContactChannel] = []
 
 
 class RequesterPublic(BaseModel):
@@ -123,6 +244,7 @@ class RequesterPublic(BaseModel):
     contact: ContactPublic | None
     role: RequesterRole
     country: str | None
+    vetting_state: VettingState = VettingState.unvetted
 
 
 class MessagePublic(BaseModel):
@@ -130,6 +252,122 @@ class MessagePublic(BaseModel):
     author: Author
     text: str
     created_at: datetime
+    internal: bool = False
+    # How a reply to the requester is getting to them; None for their messages and notes.
+    delivery: DeliveryState | None = None
+
+
+class MessageCreate(BaseModel):
+    """A handler's reply to the requester, or an internal note (internal=true)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    text: str = Field(min_length=1, max_length=20_000)
+    internal: bool = False
+
+
+class MessageAdded(BaseModel):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    internal: bool
+    created_at: datetime
+    delivery: DeliveryState | None
+    status: TicketStatus
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TicketStatus
+
+
+class Closure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Outcome
+
+
+class TicketState(BaseModel):
+    """A ticket's status after a change."""
+
+    id: uuid.UUID
+    status: TicketStatus
+    outcome: Outcome | None
+    updated_at: datetime
+
+
+class TicketSummary(BaseModel):
+    """A ticket in a list: ids, status and triage only, nothing decrypted."""
+
+    id: uuid.UUID
+    reference: str
+    status: TicketStatus
+    channel: Channel
+    declared_language: str | None
+    received_at: datetime
+    updated_at: datetime | None
+    category: Category | None
+    priority: Priority | None
+    outcome: Outcome | None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketSummary]
+    # Pass as `cursor` for the next page; None on the last one.
+    next_cursor: str | None
+
+
+class ConsentUpdate(BaseModel):
+    """A change of consent a handler records on the person's word."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consents: dict[ConsentPurpose, bool] = Field(min_length=1)
+    wording_version: str = Field(max_length=32)
+
+    @field_validator("wording_version")
+    @classmethod
+    def _known_wording(cls, value: str) -> str:
+        if value not in CONSENT_WORDINGS:
+            raise ValueError("unknown consent wording version")
+        return value
+
+
+class ConsentEntry(BaseModel):
+    consents: dict[ConsentPurpose, bool]
+    wording_version: str
+    source: str
+    actor_id: str
+    changed_at: datetime
+
+
+class ConsentPublic(BaseModel):
+    """The current consent (nothing granted if never recorded) and its history, newest first."""
+
+    requester_id: uuid.UUID
+    consents: dict[ConsentPurpose, bool]
+    history: list[ConsentEntry]
+
+
+class VettingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    state: VettingState
+    note: str | None = Field(default=None, min_length=1, max_length=2_000)
+
+
+class VettingEntry(BaseModel):
+    state: VettingState
+    actor_id: str
+    actor_scope: str
+    note: str | None
+    changed_at: datetime
+
+
+class VettingPublic(BaseModel):
+    requester_id: uuid.UUID
+    state: VettingState
+    history: list[VettingEntry]
 
 
 class TriageSummary(BaseModel):
@@ -156,6 +394,9 @@ class TicketPublic(BaseModel):
     requester: RequesterPublic
     messages: list[MessagePublic]
     triage: TriageSummary | None
+    requested_help: list[Category] = []
+    outcome: Outcome | None = None
+    closed_at: datetime | None = None
 
 
 # Who read or changed which ticket or requester (shared.audit): ids only, hash-chained.

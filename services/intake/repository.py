@@ -6,15 +6,105 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from services.intake.models import Message, Requester, Ticket
+from services.intake.models import (
+    ConsentChange,
+    Delivery,
+    Message,
+    Requester,
+    Ticket,
+    VettingChange,
+)
 
 
 async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
     return await session.get(Ticket, ticket_id)
+
+
+async def get_ticket_for_update(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
+    """The ticket, locked until the transaction ends (PostgreSQL; SQLite's writer holds it)."""
+    query = select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def get_ticket_by_reference(
+    session: AsyncSession, reference: str, *, lock: bool = False
+) -> Ticket | None:
+    query = select(Ticket).where(Ticket.reference == reference)
+    if lock:
+        query = query.with_for_update()
+    return (await session.execute(query)).scalars().first()
+
+
+async def list_tickets(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    channel: str | None,
+    language: str | None,
+    received_from: datetime | None,
+    received_before: datetime | None,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Ticket]:
+    """Tickets newest first, by (received_at, id): a stable order for cursors."""
+    query = select(Ticket)
+    if status is not None:
+        query = query.where(Ticket.status == status)
+    if channel is not None:
+        query = query.where(Ticket.channel == channel)
+    if language is not None:
+        query = query.where(Ticket.declared_language == language)
+    if received_from is not None:
+        query = query.where(col(Ticket.received_at) >= received_from)
+    if received_before is not None:
+        query = query.where(col(Ticket.received_at) < received_before)
+    if after is not None:
+        at, ticket_id = after
+        query = query.where(
+            or_(
+                col(Ticket.received_at) < at,
+                and_(col(Ticket.received_at) == at, col(Ticket.id) < ticket_id),
+            )
+        )
+    query = query.order_by(col(Ticket.received_at).desc(), col(Ticket.id).desc()).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def deliveries_of(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    query = select(Delivery.message_id, Delivery.state).where(Delivery.ticket_id == ticket_id)
+    return {row[0]: row[1] for row in (await session.execute(query)).all()}
+
+
+async def consent_history(
+    session: AsyncSession, requester_id: uuid.UUID
+) -> Sequence[ConsentChange]:
+    """Every consent change of a requester, newest first."""
+    query = (
+        select(ConsentChange)
+        .where(ConsentChange.requester_id == requester_id)
+        .order_by(col(ConsentChange.id).desc())
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def vetting_history(
+    session: AsyncSession, requester_id: uuid.UUID
+) -> Sequence[VettingChange]:
+    """Every vetting change of a requester, newest first."""
+    query = (
+        select(VettingChange)
+        .where(VettingChange.requester_id == requester_id)
+        .order_by(col(VettingChange.changed_at).desc(), col(VettingChange.id))
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+def add(session: AsyncSession, *rows: object) -> None:
+    session.add_all(rows)
 
 
 async def get_requester(session: AsyncSession, requester_id: uuid.UUID) -> Requester | None:
@@ -65,9 +155,16 @@ async def shred_requester(
             contact_channel=None,
             contact_handle_enc=None,
             contact_index=None,
+            contact_times_enc=None,
+            avoid_channels=None,
             role="unknown",
             country=None,
         )
+    )
+    await session.execute(
+        update(VettingChange)
+        .where(col(VettingChange.requester_id) == requester_id)
+        .values(note_enc=None)
     )
     if ticket_ids:
         await session.execute(

@@ -14,6 +14,8 @@ from services.intake.errors import RequesterNotFound, TicketNotFound
 from services.intake.keys import IntakeKeys
 from services.intake.models import (
     AUDIT_TABLES,
+    ConsentChange,
+    ContactChannel,
     ContactPublic,
     ErasureReceipt,
     Message,
@@ -31,6 +33,9 @@ from shared.audit import ObjectType
 from shared.auth import Principal
 from shared.contracts import (
     Author,
+    ConsentChanged,
+    ConsentChangedData,
+    ConsentPurpose,
     RequesterErased,
     RequesterErasedData,
     TicketReceived,
@@ -38,7 +43,7 @@ from shared.contracts import (
     TicketStatus,
     TicketTriaged,
 )
-from shared.crypto import decrypt_field, encrypt_field, new_data_key, unwrap_data_key
+from shared.crypto import DataKey, decrypt_field, encrypt_field, new_data_key, unwrap_data_key
 from shared.db import table_of
 from shared.groupcommit import GroupCommitter, RowSet
 from shared.messaging.outbox import add_to_outbox, outbox_rows
@@ -49,6 +54,18 @@ _REFERENCE_TRIES = 5
 def sealed_text_aad(ticket_id: uuid.UUID) -> bytes:
     """What binds the sealed text on the bus to its ticket."""
     return f"sanad:ticket.received:{ticket_id}".encode()
+
+
+def message_text_aad(message_id: uuid.UUID) -> bytes:
+    """What binds a later message's sealed text (`ticket.message_added`) to it (triage matches)."""
+    return f"sanad:ticket.message_added:{message_id}".encode()
+
+
+def requester_key(keys: IntakeKeys, requester: Requester | None) -> DataKey:
+    """The data key of a requester who has not been erased; TicketNotFound otherwise."""
+    if requester is None or requester.wrapped_key is None:
+        raise TicketNotFound("The requester of this ticket has been erased.")
+    return unwrap_data_key(keys.masters, requester.wrapped_key, aad=str(requester.id).encode())
 
 
 async def submit_ticket(
@@ -110,9 +127,22 @@ def _ticket_rows(
             else None
         ),
         "contact_index": None,
+        "contact_times_enc": (
+            encrypt_field(
+                data_key,
+                contact.safe_times,
+                aad=domain.field_aad("requesters", "contact_times", rid),
+            )
+            if contact and contact.safe_times
+            else None
+        ),
+        "avoid_channels": ",".join(sorted({c.value for c in contact.avoid}))
+        if contact and contact.avoid
+        else None,
         "role": data.requester_role.value,
         "country": data.country.upper() if data.country else None,
         "created_at": received_at,
+        "vetting_state": "unvetted",
     }
     ticket = {
         "id": ticket_id,
@@ -126,11 +156,16 @@ def _ticket_rows(
         "category": None,
         "priority": None,
         "triaged_at": None,
+        "requested_help": ",".join(c.value for c in data.requested_help) or None,
+        "outcome": None,
+        "closed_at": None,
+        "updated_at": received_at,
     }
     message = {
         "id": message_id,
         "ticket_id": ticket_id,
         "author": Author.requester.value,
+        "internal": False,
         "body_enc": encrypt_field(
             data_key, data.text, aad=domain.field_aad("messages", "body", str(message_id))
         ),
@@ -154,8 +189,56 @@ def _ticket_rows(
     rows.add(table_of(Requester), requester)
     rows.add(table_of(Ticket), ticket)
     rows.add(table_of(Message), message)
-    rows.add(outbox, *outbox_rows([event]))
+    events: list[TicketReceived | ConsentChanged] = [event]
+    if data.consent is not None:
+        granted = set(data.consent.granted)
+        consents = {p: p in granted for p in ConsentPurpose}
+        rows.add(
+            table_of(ConsentChange),
+            consent_row(
+                requester_id,
+                consents,
+                wording_version=data.consent.wording_version,
+                source=data.channel.value,
+                actor_id="requester",
+                changed_at=received_at,
+            ),
+        )
+        events.append(
+            ConsentChanged(
+                ticket_id=ticket_id,
+                occurred_at=received_at,
+                data=ConsentChangedData(
+                    requester_id=requester_id,
+                    consents=consents,
+                    wording_version=data.consent.wording_version,
+                    source=data.channel.value,
+                    changed_at=received_at,
+                ),
+            )
+        )
+    rows.add(outbox, *outbox_rows(events))
     return rows
+
+
+def consent_row(
+    requester_id: uuid.UUID,
+    consents: dict[ConsentPurpose, bool],
+    *,
+    wording_version: str,
+    source: str,
+    actor_id: str,
+    changed_at: datetime,
+) -> dict[str, object]:
+    """A consent_changes row holding the whole record after a change."""
+    return {
+        "requester_id": requester_id,
+        **{purpose.value: consents.get(purpose, False) for purpose in ConsentPurpose},
+        "wording_version": wording_version,
+        "source": source,
+        "actor_id": actor_id,
+        "changed_at": changed_at,
+    }
 
 
 async def read_ticket(
@@ -176,8 +259,9 @@ async def read_ticket(
         objects=[(ObjectType.ticket, str(ticket.id)), (ObjectType.requester, str(requester.id))],
     )
     rid = str(requester.id)
-    data_key = unwrap_data_key(keys.masters, requester.wrapped_key, aad=rid.encode())
+    data_key = requester_key(keys, requester)
     messages = await repository.list_messages(session, ticket.id)
+    deliveries = await repository.deliveries_of(session, ticket.id)
     name = (
         decrypt_field(data_key, requester.name_enc, aad=domain.field_aad("requesters", "name", rid))
         if requester.name_enc
@@ -192,6 +276,16 @@ async def read_ticket(
                 requester.contact_handle_enc,
                 aad=domain.field_aad("requesters", "contact_handle", rid),
             ),
+            safe_times=(
+                decrypt_field(
+                    data_key,
+                    requester.contact_times_enc,
+                    aad=domain.field_aad("requesters", "contact_times", rid),
+                )
+                if requester.contact_times_enc
+                else None
+            ),
+            avoid=[ContactChannel(c) for c in (requester.avoid_channels or "").split(",") if c],
         )
     triage = None
     if ticket.category and ticket.priority and ticket.triaged_at:
@@ -213,6 +307,7 @@ async def read_ticket(
             contact=contact,
             role=requester.role,
             country=requester.country,
+            vetting_state=requester.vetting_state,
         ),
         messages=[
             MessagePublic(
@@ -222,10 +317,15 @@ async def read_ticket(
                     data_key, m.body_enc, aad=domain.field_aad("messages", "body", str(m.id))
                 ),
                 created_at=m.created_at,
+                internal=m.internal,
+                delivery=deliveries.get(m.id),
             )
             for m in messages
         ],
         triage=triage,
+        requested_help=[c for c in (ticket.requested_help or "").split(",") if c],
+        outcome=ticket.outcome,
+        closed_at=ticket.closed_at,
     )
 
 

@@ -28,6 +28,10 @@ PUBLIC = frozenset(
         ("GET", "/docs/oauth2-redirect"),
         ("GET", "/redoc"),
         ("POST", "/v1/tickets"),
+        # intake's web form and follow-up page (the follow-up token is checked in the app).
+        ("GET", "/"),
+        *((m, f"/{lang}") for lang in ("ar", "fr", "en") for m in ("GET", "POST")),
+        *((m, f"/{lang}/follow-up") for lang in ("ar", "fr", "en") for m in ("GET", "POST")),
     }
 )
 DOC = Path(__file__).parents[2] / "docs" / "security.md"

@@ -133,7 +133,12 @@ async def test_a_handler_reads_the_ticket_decrypted(
     ticket = response.json()
     assert ticket["reference"] == accepted["reference"]
     assert ticket["requester"]["name"] == NAME
-    assert ticket["requester"]["contact"] == {"channel": "whatsapp", "handle": HANDLE}
+    assert ticket["requester"]["contact"] == {
+        "channel": "whatsapp",
+        "handle": HANDLE,
+        "safe_times": None,
+        "avoid": [],
+    }
     assert [m["text"] for m in ticket["messages"]] == [TEXT]
     assert ticket["triage"] is None
     assert "follow_up_token" not in response.text

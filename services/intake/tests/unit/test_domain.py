@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from services.intake.domain import (
+    InvalidCursor,
+    InvalidTransition,
+    after_requester_message,
+    close,
+    decode_cursor,
+    encode_cursor,
     field_aad,
     hash_token,
+    merged_consent,
+    move,
     new_follow_up_token,
     new_reference,
     normalise_handle,
@@ -99,3 +109,73 @@ def test_field_aad_binds_table_column_and_row() -> None:
     assert aad != field_aad("requesters", "name", "row-2")
     assert aad != field_aad("requesters", "contact_handle", "row-1")
     assert aad != field_aad("messages", "name", "row-1")
+
+
+# --- the lifecycle ------------------------------------------------------------
+
+LIFECYCLE = ("new", "open", "waiting_on_requester", "resolved", "closed")
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        ("new", "open"),
+        ("new", "waiting_on_requester"),
+        ("open", "waiting_on_requester"),
+        ("open", "resolved"),
+        ("waiting_on_requester", "open"),
+        ("waiting_on_requester", "resolved"),
+        ("resolved", "open"),
+        ("closed", "open"),
+    ],
+)
+def test_a_handler_moves_a_ticket_along_its_lifecycle(current: str, target: str) -> None:
+    assert move(current, target) == target
+
+
+def test_every_other_move_is_refused_and_closing_needs_close() -> None:
+    allowed = {
+        ("new", "open"),
+        ("new", "waiting_on_requester"),
+        ("open", "waiting_on_requester"),
+        ("open", "resolved"),
+        ("waiting_on_requester", "open"),
+        ("waiting_on_requester", "resolved"),
+        ("resolved", "open"),
+        ("closed", "open"),
+    }
+    for current in LIFECYCLE:
+        for target in LIFECYCLE:
+            if (current, target) in allowed:
+                continue
+            with pytest.raises(InvalidTransition):
+                move(current, target)
+
+
+def test_anything_but_a_closed_ticket_can_be_closed() -> None:
+    for current in LIFECYCLE[:-1]:
+        assert close(current) == "closed"
+    with pytest.raises(InvalidTransition):
+        close("closed")
+
+
+def test_a_requester_message_reopens_what_waited_was_resolved_or_closed() -> None:
+    assert [after_requester_message(s) for s in LIFECYCLE] == [None, None, "open", "open", "open"]
+
+
+# --- cursors ------------------------------------------------------------------
+
+
+def test_a_cursor_round_trips_and_rejects_what_it_did_not_make() -> None:
+    at, ticket_id = datetime(2026, 5, 1, 12, 30, tzinfo=UTC), uuid.uuid4()
+
+    assert decode_cursor(encode_cursor(at, ticket_id)) == (at, ticket_id)
+    for bad in ("", "%%%", "W10", "WyJ4IiwieSJd", encode_cursor(at, ticket_id)[:-3]):
+        with pytest.raises(InvalidCursor):
+            decode_cursor(bad)
+
+
+def test_a_consent_change_keeps_the_purposes_it_does_not_mention() -> None:
+    current = {"a": True, "b": False}
+
+    assert merged_consent(current, {"b": True}) == {"a": True, "b": True}
