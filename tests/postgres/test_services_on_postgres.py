@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -28,7 +29,7 @@ from shared.testing.postgres import PostgresServer
 
 _names = itertools.count()
 
-FACTORIES = {
+FACTORIES: dict[str, tuple[type[BaseServiceSettings], Callable[..., FastAPI]]] = {
     "intake": (IntakeSettings, create_intake),
     "triage": (TriageSettings, create_triage),
     "escalation": (EscalationSettings, create_escalation),
@@ -36,9 +37,7 @@ FACTORIES = {
 }
 
 
-def _settings(
-    postgres: PostgresServer, service: str, var_dir: Path, **extra: object
-) -> BaseServiceSettings:
+def _settings(postgres: PostgresServer, service: str, var_dir: Path) -> BaseServiceSettings:
     database = f"{service}_{next(_names)}_{uuid.uuid4().hex[:6]}"
     postgres.create_database(database)
     settings_cls = FACTORIES[service][0]
@@ -46,7 +45,6 @@ def _settings(
         var_dir=var_dir,
         database_url=postgres.url(database),
         bus_enabled=False,
-        **extra,  # type: ignore[arg-type]
     )
 
 
@@ -55,7 +53,7 @@ async def test_each_service_migrates_and_is_ready_on_postgresql(
     postgres: PostgresServer, tmp_path: Path, service: str
 ) -> None:
     settings = _settings(postgres, service, tmp_path)
-    app: FastAPI = FACTORIES[service][1](settings)  # type: ignore[operator]
+    app = FACTORIES[service][1](settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -70,7 +68,8 @@ async def test_a_ticket_is_stored_encrypted_and_published_from_a_postgresql_outb
     try:
         settings = _settings(postgres, "intake", tmp_path)
         settings = settings.model_copy(update={"bus_enabled": True, "nats_url": server.url})
-        app = create_intake(settings)  # type: ignore[arg-type]
+        assert isinstance(settings, IntakeSettings)
+        app = create_intake(settings)
         nc = await nats.connect(server.url)
         received: asyncio.Queue[Msg] = asyncio.Queue()
         await nc.subscribe("sanad.intake.>", cb=received.put)
