@@ -366,6 +366,95 @@ class SlaBreached(Envelope):
     data: SlaBreachedData
 
 
+# --- escalation --------------------------------------------------------------
+
+
+class EscalationState(StrEnum):
+    """Where an escalation to a platform stands."""
+
+    drafted = "drafted"
+    submitted = "submitted"
+    acknowledged = "acknowledged"
+    info_requested = "info_requested"
+    actioned = "actioned"
+    refused = "refused"
+    refused_risk_unclear = "refused_risk_unclear"
+    no_response = "no_response"
+
+
+class EscalationAction(StrEnum):
+    """What a helpline asks a platform to do."""
+
+    take_down = "take_down"
+    restore_account = "restore_account"
+    secure_account = "secure_account"
+    remove_impersonation = "remove_impersonation"
+    preserve_evidence = "preserve_evidence"
+
+
+class EscalationOpenedData(Payload):
+    escalation_id: uuid.UUID
+    # A platform id from escalation's registry (meta, x, tiktok, ...).
+    platform: str
+    action: EscalationAction
+    state: EscalationState
+    requires_approval: bool
+    opened_at: datetime
+
+
+class EscalationOpened(Envelope):
+    """A handler drafted an escalation of a ticket to a platform."""
+
+    type: Literal["sanad.escalation.escalation.opened"] = "sanad.escalation.escalation.opened"
+    producer: Literal["escalation"] = "escalation"
+    data: EscalationOpenedData
+
+
+class EscalationUpdatedData(Payload):
+    escalation_id: uuid.UUID
+    platform: str
+    action: EscalationAction
+    from_state: EscalationState
+    state: EscalationState
+    approved: bool
+    # True when nothing changed but the platform has been silent past its expected time.
+    reminder: bool = False
+    reminders_sent: int = 0
+    # When the platform's answer is due (for a reminder: the time it let pass);
+    # None when nothing is awaited from it.
+    response_due_at: datetime | None = None
+    changed_at: datetime
+
+
+class EscalationUpdated(Envelope):
+    """An escalation moved, was approved, or is overdue at its platform (`reminder`)."""
+
+    type: Literal["sanad.escalation.escalation.updated"] = "sanad.escalation.escalation.updated"
+    producer: Literal["escalation"] = "escalation"
+    data: EscalationUpdatedData
+
+
+class EscalationResolvedData(Payload):
+    escalation_id: uuid.UUID
+    platform: str
+    action: EscalationAction
+    # One of the final states: actioned, refused, refused_risk_unclear, no_response.
+    outcome: EscalationState
+    submitted_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime
+    seconds_to_acknowledgement: int | None = None
+    seconds_to_outcome: int
+
+
+class EscalationResolved(Envelope):
+    """An escalation reached its outcome; a reopened one may resolve again."""
+
+    type: Literal["sanad.escalation.escalation.resolved"] = "sanad.escalation.escalation.resolved"
+    producer: Literal["escalation"] = "escalation"
+    data: EscalationResolvedData
+
+
 # --- the union and its codec -------------------------------------------------
 
 Event: TypeAlias = Annotated[
@@ -377,7 +466,10 @@ Event: TypeAlias = Annotated[
     | RequesterErased
     | TicketTriaged
     | TicketReprioritised
-    | SlaBreached,
+    | SlaBreached
+    | EscalationOpened
+    | EscalationUpdated
+    | EscalationResolved,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[Envelope], ...] = (
@@ -390,6 +482,9 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     TicketTriaged,
     TicketReprioritised,
     SlaBreached,
+    EscalationOpened,
+    EscalationUpdated,
+    EscalationResolved,
 )
 
 

@@ -209,6 +209,12 @@ def destroy_key_file(path: Path) -> None:
     _fsync_dir(path.parent)
 
 
+def derive_key(master: MasterKey, purpose: bytes) -> DataKey:
+    """A key for one purpose (HKDF-SHA256 from `master`): no new secret to store or rotate."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose)
+    return DataKey(hkdf.derive(master._raw))
+
+
 def load_master_key(settings: BaseServiceSettings) -> MasterKey:
     """The configured master key, or else the one generated once under `settings.keys_dir`."""
     if settings.master_key is not None:

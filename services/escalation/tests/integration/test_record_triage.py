@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from services.escalation import service
+from services.escalation import records
 from services.escalation.models import TriagedCase
 from shared.app import Runtime
 from shared.contracts import Category, Flag, Priority, TicketTriaged
@@ -19,7 +19,7 @@ from shared.testing.events import ticket_triaged
 
 async def record(runtime: Runtime, event: TicketTriaged) -> None:
     async with transaction(runtime.writer_sessions) as session:
-        await service.record_triage(session=session, event=event)
+        await records.record_triage(session=session, event=event)
 
 
 async def cases(runtime: Runtime) -> list[TriagedCase]:
