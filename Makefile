@@ -47,6 +47,9 @@ security: $(STAMP) ## The access matrix, the fuzzing and the canaries
 access-matrix: $(STAMP) ## Rewrite the access table in docs/security.md from the routes
 	$(PY) -m tests.security.matrix
 
+bench-reporting: $(STAMP) ## Reporting's fold rate through the real consumer code
+	$(PY) -m bench.reporting
+
 bench-triage: $(STAMP) ## Classifier latency against a one-regex baseline
 	$(PY) -m bench.triage
 
@@ -79,4 +82,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format security access-matrix bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean
+.PHONY: help install run test test-fast lint format security access-matrix bench-reporting bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean

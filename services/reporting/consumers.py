@@ -20,8 +20,11 @@ async def on_ticket_triaged(session: AsyncSession, event: TicketTriaged) -> None
     await service.record_triaged(session=session, event=event)
 
 
+SPECS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("reporting", subject_of(TicketReceived), on_ticket_received),
+    ConsumerSpec("reporting", subject_of(TicketTriaged), on_ticket_triaged),
+)
+
+
 def consumers(_runtime: Runtime) -> Sequence[ConsumerSpec]:
-    return (
-        ConsumerSpec("reporting", subject_of(TicketReceived), on_ticket_received),
-        ConsumerSpec("reporting", subject_of(TicketTriaged), on_ticket_triaged),
-    )
+    return SPECS

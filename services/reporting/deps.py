@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
-from fastapi import Depends
+from fastapi import Depends, Query, Request
 
 from shared.auth import Principal, Scope, require
 from shared.deps import ReadSessionDep
 
 AnalystDep = Annotated[Principal, Depends(require(Scope.analyst, Scope.coordinator))]
 
-__all__ = ["AnalystDep", "ReadSessionDep"]
+
+async def get_threshold(request: Request) -> int:
+    """The small-cell threshold of this deployment (REPORTING_SMALL_CELL_THRESHOLD)."""
+    threshold: int = request.app.state.runtime.settings.small_cell_threshold
+    return threshold
+
+
+ThresholdDep = Annotated[int, Depends(get_threshold)]
+FromDep = Annotated[date | None, Query(alias="from", description="First day (ISO date)")]
+ToDep = Annotated[date | None, Query(alias="to", description="Last day (ISO date), inclusive")]
+FormatDep = Annotated[Literal["json", "csv"], Query(description="json or csv")]
+
+__all__ = ["AnalystDep", "FormatDep", "FromDep", "ReadSessionDep", "ThresholdDep", "ToDep"]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column
+from sqlalchemy import Column, Date, Integer, String
 from sqlalchemy.orm import registry
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from services.reporting.domain import Granularity
 from shared.db import UTCDateTime
 
 
@@ -18,12 +20,16 @@ class ReportingBase(SQLModel, registry=registry()):
     """This service's own registry: its tables never mix with another service's."""
 
 
-# A published count: the number itself, or "<5" when it is small enough to identify someone.
+# A published count: the number itself, "<5" when small, "x" when withheld to protect one.
 Count = int | str
 
 
+def _at(*, index: bool = False) -> Any:
+    return SQLField(default=None, sa_column=Column(UTCDateTime(), nullable=True, index=index))
+
+
 class TicketFact(ReportingBase, table=True):
-    """One row per ticket, filled by whichever of its events arrives first."""
+    """One row per ticket, merged from its events in whatever order they arrive."""
 
     __tablename__ = "ticket_facts"
 
@@ -31,20 +37,115 @@ class TicketFact(ReportingBase, table=True):
     channel: str | None = None
     requester_role: str | None = None
     country: str | None = SQLField(default=None, max_length=2)
-    received_at: datetime | None = SQLField(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True, index=True)
-    )
+    received_at: datetime | None = _at(index=True)
+    # True once ticket.received itself arrived (before that, triage's copy of its fields).
+    received_seen: bool = False
     category: str | None = SQLField(default=None, index=True)
     priority: str | None = SQLField(default=None, index=True)
-    triaged_at: datetime | None = SQLField(
-        default=None, sa_column=Column(UTCDateTime(), nullable=True)
-    )
+    language: str | None = None
+    # Sorted flag ids joined by commas.
+    flags: str = ""
+    needs_review: bool | None = None
+    triaged_at: datetime | None = _at()
+    # The event that set the triage fields: the latest triaged_at wins, then the larger id.
+    triage_event_id: str | None = SQLField(default=None, max_length=36)
+    # Filled by events still to come (escalation, handler actions, closing).
+    escalated_at: datetime | None = _at()
+    first_response_at: datetime | None = _at()
+    resolved_at: datetime | None = _at()
+    overridden: bool = False
+
+
+class EscalationFact(ReportingBase, table=True):
+    """One row per escalation to a platform (filled by escalation.* events, to come)."""
+
+    __tablename__ = "escalation_facts"
+
+    escalation_id: uuid.UUID = SQLField(primary_key=True)
+    ticket_id: uuid.UUID
+    platform: str
+    opened_at: datetime | None = _at()
+    responded_at: datetime | None = _at()
+    outcome: str | None = None
+
+
+class ReferralFact(ReportingBase, table=True):
+    """One row per referral to or from a partner (filled by referral.* events, to come)."""
+
+    __tablename__ = "referral_facts"
+
+    referral_id: uuid.UUID = SQLField(primary_key=True)
+    ticket_id: uuid.UUID | None = None
+    partner_id: str
+    direction: str = SQLField(max_length=8)  # "sent" or "received"
+    at: datetime | None = _at()
+
+
+class DailyCount(ReportingBase, table=True):
+    """Pre-aggregated counters: how many tickets of a day count towards one value."""
+
+    __tablename__ = "daily_counts"
+
+    dimension: str = SQLField(sa_column=Column(String(64), primary_key=True))
+    day: date = SQLField(sa_column=Column(Date(), primary_key=True))
+    value: str = SQLField(sa_column=Column(String(64), primary_key=True))
+    n: int = SQLField(sa_column=Column(Integer(), nullable=False))
+
+
+# --- API schemas ---------------------------------------------------------------------------
 
 
 class Summary(BaseModel):
-    """Counts below 5 (but above 0) are shown as "<5"."""
+    """All-time counts; small ones read "<5", and one that would reveal them "x"."""
 
     tickets_received: Count
     tickets_triaged: Count
     by_priority: dict[str, Count]
     by_category: dict[str, Count]
+
+
+class Breakdown(BaseModel):
+    """Tickets received in a range, by one dimension, with their total."""
+
+    dimension: str
+    first_day: date
+    last_day: date
+    cells: dict[str, Count]
+    total: Count
+
+
+class Series(BaseModel):
+    """A dimension over time: one row per period, with period and value totals."""
+
+    dimension: str
+    granularity: Granularity
+    first_day: date
+    last_day: date
+    periods: list[str]
+    values: list[str]
+    cells: dict[str, dict[str, Count]]
+    period_totals: dict[str, Count]
+    value_totals: dict[str, Count]
+    total: Count
+
+
+class Durations(BaseModel):
+    """Percentiles (minutes, as histogram bucket bounds) per priority or platform."""
+
+    figure: str
+    first_day: date
+    last_day: date
+    count: dict[str, Count]
+    p50_minutes: dict[str, int | None]
+    p90_minutes: dict[str, int | None]
+
+
+class Rates(BaseModel):
+    """A share per key (SLA met, triage overridden); None where the count is too small."""
+
+    figure: str
+    first_day: date
+    last_day: date
+    count: dict[str, Count]
+    hits: dict[str, Count]
+    rate: dict[str, float | None]

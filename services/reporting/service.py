@@ -1,41 +1,287 @@
-"""Reporting's use cases: fold events into the read model, answer with suppressed counts."""
+"""Reporting's use cases: fold events into the read model, answer with protected figures."""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
-from services.reporting.domain import suppress, suppress_all
-from services.reporting.models import Summary
+from services.reporting.domain import (
+    PUBLIC_COUNTERS,
+    RECEIVED_DIMENSIONS,
+    SLA_TARGET_MINUTES,
+    WEEKLY_DIMENSIONS,
+    FactState,
+    Granularity,
+    Line,
+    percentile,
+    period_label,
+    period_start,
+    periods,
+    protect,
+    protect_grid,
+    protect_line,
+    whole_periods,
+)
+from services.reporting.errors import InvalidRange, RangeTooLong
+from services.reporting.models import Breakdown, Durations, Rates, Series, Summary
 from shared.contracts import TicketReceived, TicketTriaged
 from shared.messaging.consumer import PermanentError
+
+MAX_DAILY_DAYS = 400
+
+# --- folding -------------------------------------------------------------------------------
 
 
 async def record_received(*, session: AsyncSession, event: TicketReceived) -> None:
     """Only the fields a report needs; the sealed text is dropped unread."""
     if event.ticket_id is None:
         raise PermanentError("ticket.received without a ticket id")
-    fact = await repository.get_or_create(session, event.ticket_id)
-    fact.channel = event.data.channel.value
-    fact.requester_role = event.data.requester_role.value
-    fact.country = event.data.country
-    fact.received_at = event.data.received_at
+    data = event.data
+
+    def change(fact: FactState) -> None:
+        fact.channel = data.channel.value
+        fact.requester_role = data.requester_role.value
+        fact.country = data.country
+        fact.received_at = data.received_at
+        fact.received_seen = True
+
+    repository.stage(session, event.ticket_id, change)
 
 
 async def record_triaged(*, session: AsyncSession, event: TicketTriaged) -> None:
+    """The latest triage of a ticket wins, whatever order its events arrive in."""
     if event.ticket_id is None:
         raise PermanentError("ticket.triaged without a ticket id")
-    fact = await repository.get_or_create(session, event.ticket_id)
-    fact.category = event.data.category.value
-    fact.priority = event.data.priority.value
-    fact.triaged_at = event.data.triaged_at
+    data, event_id = event.data, str(event.event_id)
+
+    def change(fact: FactState) -> None:
+        version = (data.triaged_at, event_id)
+        if fact.triaged_at is None or version > (fact.triaged_at, fact.triage_event_id or ""):
+            fact.category = data.category.value
+            fact.priority = data.priority.value
+            fact.language = data.language
+            fact.flags = ",".join(sorted(f.value for f in data.flags))
+            fact.needs_review = data.needs_review
+            fact.triaged_at = data.triaged_at
+            fact.triage_event_id = event_id
+        if not fact.received_seen:
+            # Triage repeats what intake received; intake's own event overwrites it on arrival.
+            fact.channel = data.channel.value
+            fact.requester_role = data.requester_role.value
+            fact.country = data.country
+            fact.received_at = data.received_at
+
+    repository.stage(session, event.ticket_id, change)
 
 
-async def summary(*, session: AsyncSession) -> Summary:
-    """Tickets received and triaged, and triaged tickets by priority and category."""
+# --- figures -------------------------------------------------------------------------------
+
+
+async def summary(*, session: AsyncSession, threshold: int) -> Summary:
+    """All-time tickets received and triaged, and triaged tickets by priority and category."""
+    found = await repository.totals(session, ("public", "priority", "category"), None, None)
+    values: dict[tuple[str, str], int] = defaultdict(int, found)
+    received, triaged = ("public", "tickets_received"), ("public", "tickets_triaged")
+    keys = {dim: sorted(k for k in found if k[0] == dim) for dim in ("priority", "category")}
+    lines = [Line(triaged, tuple(keys["priority"])), Line(triaged, tuple(keys["category"]))]
+    out = protect({received: values[received], triaged: values[triaged], **found}, lines, threshold)
     return Summary(
-        tickets_received=suppress(await repository.count_received(session)),
-        tickets_triaged=suppress(await repository.count_triaged(session)),
-        by_priority=suppress_all(await repository.count_by(session, "priority")),
-        by_category=suppress_all(await repository.count_by(session, "category")),
+        tickets_received=out[received],
+        tickets_triaged=out[triaged],
+        by_priority={k[1]: out[k] for k in keys["priority"]},
+        by_category={k[1]: out[k] for k in keys["category"]},
     )
+
+
+async def breakdown(
+    *, session: AsyncSession, dimension: str, first: date | None, last: date | None, threshold: int
+) -> Breakdown:
+    """Tickets of a range by one dimension; ranges by country widen to whole weeks."""
+    first, last = await _window(
+        session, first, last, "week" if dimension in WEEKLY_DIMENSIONS else "day"
+    )
+    found = await repository.totals(session, (dimension, "public"), first, last)
+    cells = {value: n for (dim, value), n in found.items() if dim == dimension}
+    total_key = "tickets_received" if dimension in RECEIVED_DIMENSIONS else "tickets_triaged"
+    total = found.get(("public", total_key), 0) if dimension in _PARTITIONS else sum(cells.values())
+    published, published_total = protect_line(cells, total, threshold)
+    return Breakdown(
+        dimension=dimension, first_day=first, last_day=last, cells=published, total=published_total
+    )
+
+
+_PARTITIONS = frozenset({*RECEIVED_DIMENSIONS, "category", "priority", "language"})
+
+
+async def series(
+    *,
+    session: AsyncSession,
+    dimension: str,
+    first: date | None,
+    last: date | None,
+    granularity: Granularity,
+    threshold: int,
+) -> Series:
+    """A dimension over time; by country never finer than a week."""
+    if dimension in WEEKLY_DIMENSIONS and granularity == "day":
+        granularity = "week"
+    first, last = await _window(session, first, last, granularity)
+    if granularity == "day" and (last - first).days >= MAX_DAILY_DAYS:
+        raise RangeTooLong(f"a daily series covers at most {MAX_DAILY_DAYS} days")
+    starts = periods(first, last, granularity)
+    labels = [period_label(s, granularity) for s in starts]
+    grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for day, value, n in await repository.by_day(session, dimension, first, last):
+        grid[period_label(period_start(day, granularity), granularity)][value] += n
+    if dimension == "public":
+        return _counters(grid, labels, first, last, granularity, threshold)
+    values = sorted({v for row in grid.values() for v in row})
+    out = protect_grid(grid, labels, values, threshold)
+    return Series(
+        dimension=dimension,
+        granularity=granularity,
+        first_day=first,
+        last_day=last,
+        periods=labels,
+        values=values,
+        cells=out.cells,
+        period_totals=out.row_totals,
+        value_totals=out.column_totals,
+        total=out.total,
+    )
+
+
+def _counters(
+    grid: dict[str, dict[str, int]],
+    labels: list[str],
+    first: date,
+    last: date,
+    granularity: Granularity,
+    threshold: int,
+) -> Series:
+    """The public counters: each its own column with its own total (they overlap)."""
+    values: dict[tuple[str, str], int] = {}
+    lines = []
+    for counter in PUBLIC_COUNTERS:
+        for label in labels:
+            values[(label, counter)] = grid.get(label, {}).get(counter, 0)
+        values[("", counter)] = sum(values[(label, counter)] for label in labels)
+        lines.append(Line(("", counter), tuple((label, counter) for label in labels)))
+    out = protect(values, lines, threshold)
+    return Series(
+        dimension="public",
+        granularity=granularity,
+        first_day=first,
+        last_day=last,
+        periods=labels,
+        values=list(PUBLIC_COUNTERS),
+        cells={label: {c: out[(label, c)] for c in PUBLIC_COUNTERS} for label in labels},
+        period_totals={},
+        value_totals={c: out[("", c)] for c in PUBLIC_COUNTERS},
+        total=out[("", "tickets_received")],
+    )
+
+
+async def durations(
+    *, session: AsyncSession, figure: str, first: date | None, last: date | None, threshold: int
+) -> Durations:
+    """p50 and p90 of `first_response`, `resolution` (per priority) or `platform_response`."""
+    first, last = await _window(session, first, last, "day")
+    keys = (
+        list(SLA_TARGET_MINUTES)
+        if figure != "platform_response"
+        else await _suffixes(session, "platform", first, last)
+    )
+    found = await repository.totals(session, [f"{figure}:{k}" for k in keys], first, last)
+    hist: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for (dim, bucket), n in found.items():
+        hist[dim.split(":", 1)[1]][bucket] = n
+    counts = {k: sum(h.values()) for k, h in hist.items()}
+    shown = {k: v for k, v in counts.items() if v >= threshold}
+    published, _ = protect_line(counts, sum(counts.values()), threshold)
+    return Durations(
+        figure=figure,
+        first_day=first,
+        last_day=last,
+        count=published,
+        p50_minutes={k: percentile(hist[k], 0.5) if k in shown else None for k in keys},
+        p90_minutes={k: percentile(hist[k], 0.9) if k in shown else None for k in keys},
+    )
+
+
+async def rates(
+    *, session: AsyncSession, figure: str, first: date | None, last: date | None, threshold: int
+) -> Rates:
+    """`sla` (first response within target, per priority) or `override` (per category)."""
+    first, last = await _window(session, first, last, "day")
+    if figure == "sla":
+        keys = list(SLA_TARGET_MINUTES)
+        found = await repository.totals(session, [f"sla:{k}" for k in keys], first, last)
+        hits = {k: found.get((f"sla:{k}", "met"), 0) for k in keys}
+        counts = {k: hits[k] + found.get((f"sla:{k}", "missed"), 0) for k in keys}
+    else:
+        found = await repository.totals(session, ("category", "override"), first, last)
+        counts = {v: n for (d, v), n in found.items() if d == "category"}
+        hits = {v: found.get(("override", v), 0) for v in counts}
+    shown_counts, _ = protect_line(counts, sum(counts.values()), threshold)
+    shown_hits, _ = protect_line(hits, sum(hits.values()), threshold)
+    return Rates(
+        figure=figure,
+        first_day=first,
+        last_day=last,
+        count=shown_counts,
+        hits=shown_hits,
+        rate={
+            k: round(hits[k] / counts[k], 3)
+            if isinstance(shown_hits[k], int) and isinstance(shown_counts[k], int) and counts[k]
+            else None
+            for k in counts
+        },
+    )
+
+
+async def referrals(
+    *, session: AsyncSession, first: date | None, last: date | None, threshold: int
+) -> Series:
+    """Referrals per partner, sent and received, as a partners x direction table."""
+    first, last = await _window(session, first, last, "day")
+    found = await repository.totals(session, ("referral_sent", "referral_received"), first, last)
+    grid: dict[str, dict[str, int]] = defaultdict(dict)
+    for (dim, partner), n in found.items():
+        grid[partner][dim.removeprefix("referral_")] = n
+    partners, directions = sorted(grid), ["sent", "received"]
+    out = protect_grid(grid, partners, directions, threshold)
+    return Series(
+        dimension="referrals",
+        granularity="day",
+        first_day=first,
+        last_day=last,
+        periods=partners,
+        values=directions,
+        cells=out.cells,
+        period_totals=out.row_totals,
+        value_totals=out.column_totals,
+        total=out.total,
+    )
+
+
+async def _suffixes(session: AsyncSession, dimension: str, first: date, last: date) -> list[str]:
+    found = await repository.totals(session, (dimension,), first, last)
+    return sorted(value for _, value in found)
+
+
+async def _window(
+    session: AsyncSession, first: date | None, last: date | None, granularity: Granularity
+) -> tuple[date, date]:
+    """The range asked for, defaulting to all the data, widened to whole weeks if need be."""
+    if first is None or last is None:
+        known_first, known_last = await repository.days_with_data(session)
+        today = date.today()
+        first = first or known_first or today
+        last = last or known_last or today
+    if first > last:
+        raise InvalidRange("from must not be after to")
+    return whole_periods(first, last, granularity)
