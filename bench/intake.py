@@ -368,9 +368,12 @@ def _bench(args: argparse.Namespace, var_dir: Path) -> int:
             pids: dict[str, int] = {}
         else:
             print("starting nats-server and the four services ...", flush=True)
-            # Every ticket comes from 127.0.0.1: the form's per-address limit would refuse them.
+            # Every ticket comes from 127.0.0.1 and every poll carries one handler token:
+            # the per-address and per-token limits would refuse a benchmark's load.
             extra = {
                 "INTAKE_RATE_LIMIT_PUBLIC_PER_MINUTE": "0",
+                "INTAKE_RATE_LIMIT_TOKEN_PER_MINUTE": "0",
+                "TRIAGE_RATE_LIMIT_TOKEN_PER_MINUTE": "0",
                 **dict(item.split("=", 1) for item in args.env),
             }
             stack = start_stack(var_dir, extra_env=extra)
