@@ -41,6 +41,9 @@ format: $(STAMP) ## Format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+rebuild-reporting: $(STAMP) ## Re-fold reporting's read model from the streams (stop reporting first; NATS ops user)
+	$(PY) -m services.reporting.rebuild
+
 security: $(STAMP) ## The access matrix, the fuzzing and the canaries
 	$(PY) -m pytest tests/security tests/fuzz tests/e2e/test_canaries.py
 
@@ -82,4 +85,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format security access-matrix bench-reporting bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean
+.PHONY: help install run test test-fast lint format rebuild-reporting security access-matrix bench-reporting bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean

@@ -8,7 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import service
 from shared.app import Runtime
-from shared.contracts import TicketReceived, TicketTriaged, subject_of
+from shared.contracts import (
+    EscalationOpened,
+    EscalationResolved,
+    RequesterErased,
+    SlaBreached,
+    TicketClosed,
+    TicketMessageAdded,
+    TicketReceived,
+    TicketReprioritised,
+    TicketTriaged,
+    subject_of,
+)
 from shared.messaging.consumer import ConsumerSpec
 
 
@@ -20,10 +31,47 @@ async def on_ticket_triaged(session: AsyncSession, event: TicketTriaged) -> None
     await service.record_triaged(session=session, event=event)
 
 
+async def on_message_added(session: AsyncSession, event: TicketMessageAdded) -> None:
+    await service.record_message_added(session=session, event=event)
+
+
+async def on_ticket_closed(session: AsyncSession, event: TicketClosed) -> None:
+    await service.record_closed(session=session, event=event)
+
+
+async def on_requester_erased(session: AsyncSession, event: RequesterErased) -> None:
+    await service.record_erased(session=session, event=event)
+
+
+async def on_ticket_reprioritised(session: AsyncSession, event: TicketReprioritised) -> None:
+    await service.record_reprioritised(session=session, event=event)
+
+
+async def on_sla_breached(session: AsyncSession, event: SlaBreached) -> None:
+    await service.record_sla_breached(session=session, event=event)
+
+
+async def on_escalation_opened(session: AsyncSession, event: EscalationOpened) -> None:
+    await service.record_escalation_opened(session=session, event=event)
+
+
+async def on_escalation_resolved(session: AsyncSession, event: EscalationResolved) -> None:
+    await service.record_escalation_resolved(session=session, event=event)
+
+
 SPECS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("reporting", subject_of(TicketReceived), on_ticket_received),
     ConsumerSpec("reporting", subject_of(TicketTriaged), on_ticket_triaged),
+    ConsumerSpec("reporting", subject_of(TicketMessageAdded), on_message_added),
+    ConsumerSpec("reporting", subject_of(TicketClosed), on_ticket_closed),
+    ConsumerSpec("reporting", subject_of(RequesterErased), on_requester_erased),
+    ConsumerSpec("reporting", subject_of(TicketReprioritised), on_ticket_reprioritised),
+    ConsumerSpec("reporting", subject_of(SlaBreached), on_sla_breached),
+    ConsumerSpec("reporting", subject_of(EscalationOpened), on_escalation_opened),
+    ConsumerSpec("reporting", subject_of(EscalationResolved), on_escalation_resolved),
 )
+# The handler of each event type, for replays that bypass the durable consumers.
+HANDLERS = {spec.subject: spec.handler for spec in SPECS}
 
 
 def consumers(_runtime: Runtime) -> Sequence[ConsumerSpec]:

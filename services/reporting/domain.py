@@ -306,7 +306,12 @@ PUBLIC_GROUPS: Mapping[str, frozenset[str]] = {
     "journalists_assisted": frozenset({"journalist"}),
     "activists_assisted": frozenset({"activist", "hrd"}),
 }
-PUBLIC_COUNTERS = ("tickets_received", "journalists_assisted", "activists_assisted")
+PUBLIC_COUNTERS = (
+    "tickets_received",
+    "tickets_escalated",
+    "journalists_assisted",
+    "activists_assisted",
+)
 # Per-ticket breakdowns: dimension -> does its total equal tickets received or triaged.
 RECEIVED_DIMENSIONS = ("channel", "requester_role", "country")
 TRIAGED_DIMENSIONS = ("category", "priority", "language")
@@ -349,6 +354,10 @@ class TicketLike(Protocol):
     def resolved_at(self) -> datetime | None: ...
     @property
     def overridden(self) -> bool: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def sla_breached(self) -> bool: ...
 
 
 @dataclass
@@ -372,6 +381,41 @@ class FactState:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     overridden: bool = False
+    # The event that set category, priority and flags: a triage or a reprioritisation.
+    classified_at: datetime | None = None
+    classification_event_id: str | None = None
+    outcome: str | None = None
+    closed_event_id: str | None = None
+    sla_breached: bool = False
+    erased: bool = False
+
+
+@dataclass
+class EscalationState:
+    """An escalation's fact as plain data (the columns of `escalation_facts`)."""
+
+    escalation_id: Any
+    ticket_id: Any
+    platform: str = ""
+    opened_at: datetime | None = None
+    submitted_at: datetime | None = None
+    responded_at: datetime | None = None
+    outcome: str | None = None
+    # The resolution that set outcome and times: the latest resolved_at wins, then the id.
+    resolved_at: datetime | None = None
+    resolution_event_id: str | None = None
+
+
+# What an erasure leaves as it was: the counters already published stay put (moving them
+# would tell a reader who compares two releases that someone of that day, role and country
+# asked to be forgotten), while the fact row forgets the fields.
+ERASED_DIMENSIONS = frozenset({"requester_role", "country"})
+
+
+def frozen_on_erasure(key: CounterKey) -> bool:
+    """A counter cell an erased ticket keeps contributing to, untouched."""
+    _, dimension, value = key
+    return dimension in ERASED_DIMENSIONS or (dimension == "public" and value in PUBLIC_GROUPS)
 
 
 def ticket_counts(t: TicketLike) -> frozenset[CounterKey]:
@@ -400,9 +444,13 @@ def ticket_counts(t: TicketLike) -> frozenset[CounterKey]:
         keys.update((day, "flag", f) for f in t.flags.split(",") if f)
         if t.overridden:
             keys.add((day, "override", t.category or UNKNOWN))
+        if t.sla_breached:
+            keys.add((day, "sla_breached", t.priority))
         keys.update(_timing_counts(t, day, t.priority))
     if t.escalated_at is not None:
         keys.add((day, "public", "tickets_escalated"))
+    if t.outcome is not None:
+        keys.add((day, "outcome", t.outcome))
     return frozenset(keys)
 
 
@@ -425,20 +473,26 @@ class EscalationLike(Protocol):
     @property
     def opened_at(self) -> datetime | None: ...
     @property
+    def submitted_at(self) -> datetime | None: ...
+    @property
     def responded_at(self) -> datetime | None: ...
     @property
     def outcome(self) -> str | None: ...
 
 
 def escalation_counts(e: EscalationLike) -> frozenset[CounterKey]:
-    """An escalation counts on the day it was opened: its platform, outcome, response time."""
+    """An escalation counts on the day it was opened: its platform, outcome, response time.
+
+    The platform's response time runs from submission (the platform cannot answer a draft)
+    to its first answer: the acknowledgement, else the outcome.
+    """
     if e.opened_at is None:
         return frozenset()
     day = e.opened_at.date()
     keys: set[CounterKey] = {(day, "platform", e.platform)}
     keys.add((day, f"escalation_outcome:{e.platform}", e.outcome or "pending"))
     if e.responded_at is not None:
-        minutes = (e.responded_at - e.opened_at) / timedelta(minutes=1)
+        minutes = (e.responded_at - (e.submitted_at or e.opened_at)) / timedelta(minutes=1)
         keys.add((day, f"platform_response:{e.platform}", duration_bucket(minutes)))
     return frozenset(keys)
 

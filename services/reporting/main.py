@@ -6,11 +6,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.reporting import ops
 from services.reporting.config import ReportingSettings
-from services.reporting.consumers import consumers
+from services.reporting.consumers import SPECS, consumers
 from services.reporting.models import ReportingBase
 from services.reporting.routes import router
-from shared.app import ServiceDefinition, create_service_app
+from shared.app import Runtime, ServiceDefinition, create_service_app
+
+
+def _on_start(runtime: Runtime) -> None:
+    runtime.extras["ops"] = ops.install(runtime, SPECS)
+
 
 DEFINITION = ServiceDefinition(
     name="reporting",
@@ -19,6 +25,7 @@ DEFINITION = ServiceDefinition(
     metadata=ReportingBase.metadata,
     routers=(router,),
     consumers=consumers,
+    on_start=_on_start,
     migrations=Path(__file__).parent / "migrations",
 )
 

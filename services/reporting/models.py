@@ -49,15 +49,25 @@ class TicketFact(ReportingBase, table=True):
     triaged_at: datetime | None = _at()
     # The event that set the triage fields: the latest triaged_at wins, then the larger id.
     triage_event_id: str | None = SQLField(default=None, max_length=36)
-    # Filled by events still to come (escalation, handler actions, closing).
+    # The first escalation opened, the first handler reply, the latest closing.
     escalated_at: datetime | None = _at()
     first_response_at: datetime | None = _at()
     resolved_at: datetime | None = _at()
+    # A handler corrected triage's category, priority or flags.
     overridden: bool = False
+    # The event that set category, priority and flags (a triage or a reprioritisation).
+    classified_at: datetime | None = _at()
+    classification_event_id: str | None = SQLField(default=None, max_length=36)
+    outcome: str | None = SQLField(default=None, max_length=32)
+    closed_event_id: str | None = SQLField(default=None, max_length=36)
+    # The first-response target was missed while unanswered (sla.breached, level breached).
+    sla_breached: bool = False
+    # The requester was erased: role and country are forgotten here, counters left as they were.
+    erased: bool = False
 
 
 class EscalationFact(ReportingBase, table=True):
-    """One row per escalation to a platform (filled by escalation.* events, to come)."""
+    """One row per escalation to a platform, merged from escalation.opened and .resolved."""
 
     __tablename__ = "escalation_facts"
 
@@ -65,8 +75,13 @@ class EscalationFact(ReportingBase, table=True):
     ticket_id: uuid.UUID
     platform: str
     opened_at: datetime | None = _at()
+    submitted_at: datetime | None = _at()
+    # The platform's first answer: acknowledgement, else outcome.
     responded_at: datetime | None = _at()
     outcome: str | None = None
+    # The resolution that set outcome and times: a reopened escalation resolves again.
+    resolved_at: datetime | None = _at()
+    resolution_event_id: str | None = SQLField(default=None, max_length=36)
 
 
 class ReferralFact(ReportingBase, table=True):

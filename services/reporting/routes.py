@@ -23,7 +23,16 @@ from services.reporting.models import Breakdown, Durations, Rates, Series, Summa
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 BreakdownDimension = Literal[
-    "category", "priority", "channel", "language", "requester_role", "country", "flag", "platform"
+    "category",
+    "priority",
+    "channel",
+    "language",
+    "requester_role",
+    "country",
+    "flag",
+    "platform",
+    "outcome",
+    "sla_breached",
 ]
 SeriesDimension = Literal[BreakdownDimension, "public"]
 ChartDimension = Literal["priority", "category"]
@@ -51,7 +60,7 @@ async def get_counters(
     granularity: Granularity = "month",
     format: FormatDep = "json",
 ) -> Report | Response:
-    """The public counters (tickets received, journalists and activists assisted) over time."""
+    """The public counters (tickets received and escalated, journalists and activists assisted)."""
     found = await service.series(
         session=session,
         dimension="public",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +15,7 @@ from services.reporting.domain import (
     RECEIVED_DIMENSIONS,
     SLA_TARGET_MINUTES,
     WEEKLY_DIMENSIONS,
+    EscalationState,
     FactState,
     Granularity,
     Line,
@@ -27,7 +30,21 @@ from services.reporting.domain import (
 )
 from services.reporting.errors import InvalidRange, RangeTooLong
 from services.reporting.models import Breakdown, Durations, Rates, Series, Summary
-from shared.contracts import TicketReceived, TicketTriaged
+from shared.contracts import (
+    Author,
+    Envelope,
+    EscalationOpened,
+    EscalationResolved,
+    RepriorityReason,
+    RequesterErased,
+    SlaBreached,
+    SlaLevel,
+    TicketClosed,
+    TicketMessageAdded,
+    TicketReceived,
+    TicketReprioritised,
+    TicketTriaged,
+)
 from shared.messaging.consumer import PermanentError
 
 MAX_DAILY_DAYS = 400
@@ -43,8 +60,9 @@ async def record_received(*, session: AsyncSession, event: TicketReceived) -> No
 
     def change(fact: FactState) -> None:
         fact.channel = data.channel.value
-        fact.requester_role = data.requester_role.value
-        fact.country = data.country
+        if not fact.erased:
+            fact.requester_role = data.requester_role.value
+            fact.country = data.country
         fact.received_at = data.received_at
         fact.received_seen = True
 
@@ -60,21 +78,143 @@ async def record_triaged(*, session: AsyncSession, event: TicketTriaged) -> None
     def change(fact: FactState) -> None:
         version = (data.triaged_at, event_id)
         if fact.triaged_at is None or version > (fact.triaged_at, fact.triage_event_id or ""):
-            fact.category = data.category.value
-            fact.priority = data.priority.value
             fact.language = data.language
-            fact.flags = ",".join(sorted(f.value for f in data.flags))
             fact.needs_review = data.needs_review
             fact.triaged_at = data.triaged_at
             fact.triage_event_id = event_id
+        _classify(fact, version, data.category, data.priority, data.flags)
         if not fact.received_seen:
             # Triage repeats what intake received; intake's own event overwrites it on arrival.
             fact.channel = data.channel.value
-            fact.requester_role = data.requester_role.value
-            fact.country = data.country
+            if not fact.erased:
+                fact.requester_role = data.requester_role.value
+                fact.country = data.country
             fact.received_at = data.received_at
 
     repository.stage(session, event.ticket_id, change)
+
+
+async def record_reprioritised(*, session: AsyncSession, event: TicketReprioritised) -> None:
+    """The latest classification wins, a handler's or a re-triage's; an override is marked."""
+    ticket_id, data = _ticket_of(event), event.data
+    version = (data.changed_at, str(event.event_id))
+
+    def change(fact: FactState) -> None:
+        _classify(fact, version, data.category, data.priority, data.flags)
+        if data.reason is RepriorityReason.override:
+            fact.overridden = True
+
+    repository.stage(session, ticket_id, change)
+
+
+def _classify(
+    fact: FactState,
+    version: tuple[datetime, str],
+    category: StrEnum,
+    priority: StrEnum,
+    flags: tuple[StrEnum, ...],
+) -> None:
+    """Category, priority and flags from the latest triage or reprioritisation."""
+    current = (fact.classified_at, fact.classification_event_id or "")
+    if current[0] is not None and version <= (current[0], current[1]):
+        return
+    fact.category = category.value
+    fact.priority = priority.value
+    fact.flags = ",".join(sorted(f.value for f in flags))
+    fact.classified_at, fact.classification_event_id = version
+
+
+async def record_message_added(*, session: AsyncSession, event: TicketMessageAdded) -> None:
+    """A handler's first reply to the requester (never a note) is the first response."""
+    data = event.data
+    if data.author is not Author.handler or data.internal:
+        return
+    ticket_id = _ticket_of(event)
+
+    def change(fact: FactState) -> None:
+        if fact.first_response_at is None or data.added_at < fact.first_response_at:
+            fact.first_response_at = data.added_at
+
+    repository.stage(session, ticket_id, change)
+
+
+async def record_closed(*, session: AsyncSession, event: TicketClosed) -> None:
+    """The latest closing of a ticket gives its resolution time and outcome."""
+    ticket_id, data = _ticket_of(event), event.data
+    version = (data.closed_at, str(event.event_id))
+
+    def change(fact: FactState) -> None:
+        if fact.resolved_at is None or version > (fact.resolved_at, fact.closed_event_id or ""):
+            fact.resolved_at, fact.closed_event_id = version
+            fact.outcome = data.outcome.value
+
+    repository.stage(session, ticket_id, change)
+
+
+async def record_sla_breached(*, session: AsyncSession, event: SlaBreached) -> None:
+    """A missed first-response target counts once per ticket (warnings and alerts do not)."""
+    if event.data.level is not SlaLevel.breached:
+        return
+
+    def change(fact: FactState) -> None:
+        fact.sla_breached = True
+
+    repository.stage(session, _ticket_of(event), change)
+
+
+async def record_escalation_opened(*, session: AsyncSession, event: EscalationOpened) -> None:
+    """An escalation's platform and opening; its ticket counts as escalated from the first."""
+    ticket_id, data = _ticket_of(event), event.data
+
+    def change(fact: EscalationState) -> None:
+        fact.ticket_id = ticket_id
+        fact.platform = data.platform
+        fact.opened_at = data.opened_at
+
+    def escalate(fact: FactState) -> None:
+        if fact.escalated_at is None or data.opened_at < fact.escalated_at:
+            fact.escalated_at = data.opened_at
+
+    repository.stage_escalation(session, data.escalation_id, change)
+    repository.stage(session, ticket_id, escalate)
+
+
+async def record_escalation_resolved(*, session: AsyncSession, event: EscalationResolved) -> None:
+    """An escalation's outcome and platform response time; the latest resolution wins."""
+    ticket_id, data = _ticket_of(event), event.data
+    version = (data.resolved_at, str(event.event_id))
+    answer = data.seconds_to_acknowledgement
+    if answer is None:
+        answer = data.seconds_to_outcome
+
+    def change(fact: EscalationState) -> None:
+        fact.ticket_id = ticket_id
+        fact.platform = data.platform
+        if fact.resolved_at is None or version > (fact.resolved_at, fact.resolution_event_id or ""):
+            fact.resolved_at, fact.resolution_event_id = version
+            fact.outcome = data.outcome.value
+            fact.submitted_at = data.submitted_at
+            fact.responded_at = data.submitted_at + timedelta(seconds=answer)
+
+    repository.stage_escalation(session, data.escalation_id, change)
+
+
+async def record_erased(*, session: AsyncSession, event: RequesterErased) -> None:
+    """Forget role and country of the requester's tickets; the published counters stay."""
+
+    def change(fact: FactState) -> None:
+        fact.erased = True
+        fact.requester_role = None
+        fact.country = None
+
+    for ticket_id in event.data.ticket_ids:
+        repository.stage(session, ticket_id, change)
+
+
+def _ticket_of(event: Envelope) -> uuid.UUID:
+    if event.ticket_id is None:
+        raise PermanentError(f"{event.type} without a ticket id")
+    return event.ticket_id
 
 
 # --- figures -------------------------------------------------------------------------------

@@ -1,19 +1,23 @@
-"""Reporting fixtures: settings -> app -> running client -> runtime and tokens."""
+"""Reporting fixtures: settings -> app -> running client -> runtime and tokens; NATS."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from fastapi import FastAPI
+from nats.js import JetStreamContext
 
 from services.reporting.config import ReportingSettings
 from services.reporting.main import create_app
 from shared.app import Runtime
 from shared.auth import Scope
+from shared.messaging.connection import ensure_streams
 from shared.testing.asgi import bearer, runtime_of, serve
+from shared.testing.nats_server import NatsServer, start_nats_server
 
 Auth = Callable[[Scope], Awaitable[dict[str, str]]]
 
@@ -48,3 +52,25 @@ def runtime(app: FastAPI, client: httpx.AsyncClient) -> Runtime:
 def auth(app: FastAPI, client: httpx.AsyncClient) -> Auth:
     """Headers with a fresh token of the given scope."""
     return lambda scope: bearer(app, scope)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A real nats-server of this test's own."""
+    server = start_nats_server(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
+    """JetStream with the contract's streams, on `nats_server`."""
+    nc = await nats.connect(nats_server.url, connect_timeout=2)
+    js = nc.jetstream()
+    await ensure_streams(js)
+    try:
+        yield js
+    finally:
+        await nc.close()
