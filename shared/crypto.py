@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import re
 import tempfile
@@ -213,6 +214,11 @@ def derive_key(master: MasterKey, purpose: bytes) -> DataKey:
     """A key for one purpose (HKDF-SHA256 from `master`): no new secret to store or rotate."""
     hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose)
     return DataKey(hkdf.derive(master._raw))
+
+
+def keyed_hash(key: DataKey, message: bytes) -> str:
+    """HMAC-SHA256 of `message` under `key`, as hex: matches values without storing them."""
+    return hmac.new(key._raw, message, hashlib.sha256).hexdigest()
 
 
 def load_master_key(settings: BaseServiceSettings) -> MasterKey:

@@ -24,3 +24,11 @@ class IntakeSettings(BaseServiceSettings):
     follow_up_per_reference_per_minute: float = 2.0
     follow_up_per_address_per_minute: float = 10.0
     follow_up_burst: int = 10
+
+    # Channel webhooks: each is enabled only when its secrets are set (404 otherwise).
+    # WhatsApp Business Cloud API: the token of the GET handshake and the app secret
+    # that signs every POST (X-Hub-Signature-256).
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    # The bearer secret the signal-cli bridge sends with each delivery (not a Sanad token).
+    signal_webhook_token: SecretStr | None = None

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from services.intake.config import IntakeSettings
 from services.intake.keys import IntakeKeys
 from shared.auth import Principal, Scope, require
 from shared.deps import ReadSessionDep, RuntimeDep, SessionDep
@@ -17,12 +18,19 @@ async def get_keys(runtime: RuntimeDep) -> IntakeKeys:
     return keys
 
 
+async def get_settings(runtime: RuntimeDep) -> IntakeSettings:
+    settings = runtime.settings
+    assert isinstance(settings, IntakeSettings)
+    return settings
+
+
 async def get_committer(runtime: RuntimeDep) -> GroupCommitter:
     committer: GroupCommitter = runtime.extras["committer"]
     return committer
 
 
 KeysDep = Annotated[IntakeKeys, Depends(get_keys)]
+SettingsDep = Annotated[IntakeSettings, Depends(get_settings)]
 CommitterDep = Annotated[GroupCommitter, Depends(get_committer)]
 HandlerDep = Annotated[Principal, Depends(require(Scope.handler, Scope.coordinator))]
 CoordinatorDep = Annotated[Principal, Depends(require(Scope.coordinator))]
@@ -35,4 +43,5 @@ __all__ = [
     "ReadSessionDep",
     "RuntimeDep",
     "SessionDep",
+    "SettingsDep",
 ]

@@ -187,11 +187,13 @@ async def add_requester_message(
     text: str,
     channel: Channel,
     now: datetime | None = None,
+    message_id: uuid.UUID | None = None,
+    provider_ref: str | None = None,
 ) -> uuid.UUID:
     """A requester wrote again: store it, seal it for triage, reopen the ticket if it waited."""
     at = now or datetime.now(UTC)
     data_key = requester_key(keys, await repository.get_requester(session, ticket.requester_id))
-    message_id = uuid.uuid4()
+    message_id = message_id or uuid.uuid4()
     repository.add(
         session,
         Message(
@@ -203,6 +205,7 @@ async def add_requester_message(
                 data_key, text, aad=domain.field_aad("messages", "body", str(message_id))
             ),
             created_at=at,
+            provider_ref=provider_ref,
         ),
     )
     events: list[TicketMessageAdded | TicketStatusChanged] = [

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from services.intake import domain
 from services.intake.config import IntakeSettings
 from shared.crypto import (
     CryptoError,
+    DataKey,
     MasterKey,
     MasterKeyring,
     RecipientPublicKey,
     Sealer,
+    derive_key,
+    keyed_hash,
     load_master_keyring,
     load_or_create_recipient_keys,
 )
 
 TRIAGE_CONTENT_KEY = "triage-content"
+CONTACT_INDEX_PURPOSE = b"sanad.intake.contact-index.v1"
+
+
+def contact_index_key(master: MasterKey) -> DataKey:
+    """The HMAC key of contact and delivery indexes, derived from `master` (nothing stored)."""
+    return derive_key(master, CONTACT_INDEX_PURPOSE)
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,31 @@ class IntakeKeys:
     def master(self) -> MasterKey:
         """The master key new data keys are wrapped under."""
         return self.masters.current
+
+    def contact_index(self, channel: str, handle: str) -> str:
+        """The keyed hash a new requester's contact is stored and matched under."""
+        return _index(self.master, "contact", channel, domain.normalise_handle(channel, handle))
+
+    def contact_indexes(self, channel: str, handle: str) -> list[str]:
+        """The contact's index under every master held: a rotation does not break threading."""
+        handle = domain.normalise_handle(channel, handle)
+        return [_index(self.masters[k], "contact", channel, handle) for k in self.masters]
+
+    def delivery_index(self, channel: str, provider_id: str) -> str:
+        """A platform's message id, keyed: it can embed the sender's number (a wamid does)."""
+        return _index(self.master, "delivery", channel, provider_id)
+
+    def delivery_indexes(self, channel: str, provider_id: str) -> list[str]:
+        """The delivery's index under every master held."""
+        return [_index(self.masters[k], "delivery", channel, provider_id) for k in self.masters]
+
+
+# One HKDF per master key, not per request (the form's hot path hashes every contact).
+_cached_index_key = functools.lru_cache(maxsize=8)(contact_index_key)
+
+
+def _index(master: MasterKey, kind: str, channel: str, value: str) -> str:
+    return keyed_hash(_cached_index_key(master), f"{kind}\x00{channel}\x00{value}".encode())
 
 
 def load_keys(settings: IntakeSettings) -> IntakeKeys:

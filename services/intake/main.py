@@ -13,6 +13,8 @@ from services.intake.keys import load_keys
 from services.intake.models import IntakeBase
 from services.intake.pages import PUBLIC_PAGE_PATHS, load_pages, page_router
 from services.intake.routes import router
+from services.intake.webhooks import WEBHOOK_PATHS
+from services.intake.webhooks import router as webhook_router
 from shared.app import Runtime, ServiceDefinition, create_service_app
 from shared.groupcommit import GroupCommitter
 
@@ -37,11 +39,11 @@ DEFINITION = ServiceDefinition(
     title="Sanad intake",
     description="The one door: tickets from every channel, stored encrypted.",
     metadata=IntakeBase.metadata,
-    routers=(router, page_router()),
+    routers=(router, webhook_router, page_router()),
     consumers=consumers,
     on_start=_on_start,
     migrations=Path(__file__).parent / "migrations",
-    public_paths=frozenset({("POST", "/v1/tickets")}) | PUBLIC_PAGE_PATHS,
+    public_paths=frozenset({("POST", "/v1/tickets")}) | PUBLIC_PAGE_PATHS | WEBHOOK_PATHS,
 )
 
 

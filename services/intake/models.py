@@ -119,6 +119,25 @@ class Message(IntakeBase, table=True):
     internal: bool = SQLField(default=False, sa_column_kwargs={"server_default": false()})
     body_enc: bytes = SQLField(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = SQLField(sa_column=_ts())
+    # Keyed hash of the platform's message id: a re-delivered webhook adds nothing.
+    provider_ref: str | None = SQLField(default=None, unique=True, index=True, max_length=64)
+
+
+class Attachment(IntakeBase, table=True):
+    """A file a channel announced with a message: metadata only, nothing fetched yet."""
+
+    __tablename__ = "attachments"
+
+    id: uuid.UUID = SQLField(primary_key=True)
+    message_id: uuid.UUID = SQLField(foreign_key="messages.id", index=True)
+    ticket_id: uuid.UUID = SQLField(foreign_key="tickets.id", index=True)
+    channel: str = SQLField(max_length=16)
+    # image, document, audio, video: as the platform classed it.
+    kind: str = SQLField(max_length=16)
+    mime_type: str | None = SQLField(default=None, max_length=128)
+    # The platform's media id, file name and digest as JSON, encrypted with the requester's key.
+    media_enc: bytes = SQLField(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = SQLField(sa_column=_ts())
 
 
 class DeliveryState(StrEnum):
@@ -247,6 +266,18 @@ class RequesterPublic(BaseModel):
     vetting_state: VettingState = VettingState.unvetted
 
 
+class AttachmentPublic(BaseModel):
+    """A file the channel announced: the platform's media id, not the file itself."""
+
+    id: uuid.UUID
+    channel: ContactChannel
+    kind: str
+    mime_type: str | None
+    media_id: str
+    filename: str | None = None
+    sha256: str | None = None
+
+
 class MessagePublic(BaseModel):
     id: uuid.UUID
     author: Author
@@ -255,6 +286,7 @@ class MessagePublic(BaseModel):
     internal: bool = False
     # How a reply to the requester is getting to them; None for their messages and notes.
     delivery: DeliveryState | None = None
+    attachments: list[AttachmentPublic] = []
 
 
 class MessageCreate(BaseModel):

@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from services.intake.domain import CLOSED
 from services.intake.models import (
+    Attachment,
     ConsentChange,
     Delivery,
     Message,
@@ -18,6 +20,8 @@ from services.intake.models import (
     Ticket,
     VettingChange,
 )
+from shared.groupcommit import RowSet
+from shared.messaging.outbox import mark_outbox_written
 
 
 async def get_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
@@ -37,6 +41,78 @@ async def get_ticket_by_reference(
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalars().first()
+
+
+async def reference_taken(session: AsyncSession, reference: str) -> bool:
+    query = select(Ticket.id).where(Ticket.reference == reference)
+    return (await session.execute(query)).first() is not None
+
+
+async def latest_requester_by_contact(
+    session: AsyncSession, channel: str, indexes: Sequence[str]
+) -> Requester | None:
+    """The newest requester (not erased) whose contact has one of these keyed hashes."""
+    query = (
+        select(Requester)
+        .where(
+            Requester.contact_channel == channel,
+            col(Requester.contact_index).in_(indexes),
+            col(Requester.wrapped_key).is_not(None),
+        )
+        .order_by(col(Requester.created_at).desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def open_ticket_by_contact(
+    session: AsyncSession, channel: str, indexes: Sequence[str]
+) -> Ticket | None:
+    """The newest ticket, not closed, of a requester whose contact has one of these hashes."""
+    query = (
+        select(Ticket)
+        .join(Requester, col(Requester.id) == col(Ticket.requester_id))
+        .where(
+            Requester.contact_channel == channel,
+            col(Requester.contact_index).in_(indexes),
+            col(Requester.wrapped_key).is_not(None),
+            Ticket.status != CLOSED,
+        )
+        .order_by(col(Ticket.received_at).desc(), col(Ticket.id).desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def delivery_seen(session: AsyncSession, provider_refs: Sequence[str]) -> bool:
+    """Whether a message with one of these keyed platform ids is stored already."""
+    query = select(Message.id).where(col(Message.provider_ref).in_(provider_refs)).limit(1)
+    return (await session.execute(query)).first() is not None
+
+
+async def insert_rows(session: AsyncSession, rows: RowSet) -> None:
+    """Insert a RowSet in the session's transaction (what the group committer does alone)."""
+    for table, values in rows.inserts:
+        if values:
+            await session.execute(insert(table), values)
+    if rows.writes_outbox:
+        mark_outbox_written(session)
+
+
+async def attachments_of(
+    session: AsyncSession, ticket_id: uuid.UUID
+) -> dict[uuid.UUID, list[Attachment]]:
+    """A ticket's attachments by message id."""
+    query = (
+        select(Attachment)
+        .where(Attachment.ticket_id == ticket_id)
+        .order_by(col(Attachment.created_at), col(Attachment.id))
+    )
+    found: dict[uuid.UUID, list[Attachment]] = {}
+    for attachment in (await session.execute(query)).scalars().all():
+        found.setdefault(attachment.message_id, []).append(attachment)
+    return found
 
 
 async def list_tickets(
@@ -168,7 +244,14 @@ async def shred_requester(
     )
     if ticket_ids:
         await session.execute(
-            update(Message).where(col(Message.ticket_id).in_(ticket_ids)).values(body_enc=b"")
+            update(Message)
+            .where(col(Message.ticket_id).in_(ticket_ids))
+            .values(body_enc=b"", provider_ref=None)
+        )
+        await session.execute(
+            update(Attachment)
+            .where(col(Attachment.ticket_id).in_(ticket_ids))
+            .values(media_enc=b"", mime_type=None)
         )
         # The follow-up link dies with the data it showed.
         await session.execute(

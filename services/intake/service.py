@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +16,8 @@ from services.intake.errors import RequesterNotFound, TicketNotFound
 from services.intake.keys import IntakeKeys
 from services.intake.models import (
     AUDIT_TABLES,
+    Attachment,
+    AttachmentPublic,
     ConsentChange,
     ContactChannel,
     ContactPublic,
@@ -38,6 +42,7 @@ from shared.contracts import (
     ConsentPurpose,
     RequesterErased,
     RequesterErasedData,
+    RequesterRole,
     TicketReceived,
     TicketReceivedData,
     TicketStatus,
@@ -81,7 +86,7 @@ async def submit_ticket(
     token = domain.new_follow_up_token()
     for attempt in range(_REFERENCE_TRIES):
         ticket_id, reference = uuid.uuid4(), domain.new_reference()
-        rows = _ticket_rows(data, keys, outbox, ticket_id, reference, token, received_at)
+        rows = ticket_rows(data, keys, outbox, ticket_id, reference, token, received_at)
         try:
             await committer.write(rows)
         except IntegrityError:
@@ -95,7 +100,7 @@ async def submit_ticket(
     raise AssertionError("unreachable")
 
 
-def _ticket_rows(
+def ticket_rows(
     data: TicketCreate,
     keys: IntakeKeys,
     outbox: Table,
@@ -103,47 +108,21 @@ def _ticket_rows(
     reference: str,
     token: str,
     received_at: datetime,
+    *,
+    existing: Requester | None = None,
+    message_id: uuid.UUID | None = None,
+    provider_ref: str | None = None,
 ) -> RowSet:
-    requester_id, message_id = uuid.uuid4(), uuid.uuid4()
-    rid = str(requester_id)
-    data_key, wrapped = new_data_key(keys.master, aad=rid.encode())
-    contact = data.contact
-    requester = {
-        "id": requester_id,
-        "wrapped_key": wrapped,
-        "name_enc": (
-            encrypt_field(
-                data_key, data.requester_name, aad=domain.field_aad("requesters", "name", rid)
-            )
-            if data.requester_name
-            else None
-        ),
-        "contact_channel": contact.channel.value if contact else None,
-        "contact_handle_enc": (
-            encrypt_field(
-                data_key, contact.handle, aad=domain.field_aad("requesters", "contact_handle", rid)
-            )
-            if contact
-            else None
-        ),
-        "contact_index": None,
-        "contact_times_enc": (
-            encrypt_field(
-                data_key,
-                contact.safe_times,
-                aad=domain.field_aad("requesters", "contact_times", rid),
-            )
-            if contact and contact.safe_times
-            else None
-        ),
-        "avoid_channels": ",".join(sorted({c.value for c in contact.avoid}))
-        if contact and contact.avoid
-        else None,
-        "role": data.requester_role.value,
-        "country": data.country.upper() if data.country else None,
-        "created_at": received_at,
-        "vetting_state": "unvetted",
-    }
+    """The rows of a new ticket, for a new requester or for `existing` (a known contact)."""
+    message_id = message_id or uuid.uuid4()
+    rows = RowSet(writes_outbox=True)
+    if existing is not None:
+        requester_id, data_key = existing.id, requester_key(keys, existing)
+        role, country = RequesterRole(existing.role), existing.country
+    else:
+        requester_id, data_key, requester = _requester_row(data, keys, received_at)
+        role, country = data.requester_role, requester["country"]
+        rows.add(table_of(Requester), requester)
     ticket = {
         "id": ticket_id,
         "reference": reference,
@@ -170,6 +149,7 @@ def _ticket_rows(
             data_key, data.text, aad=domain.field_aad("messages", "body", str(message_id))
         ),
         "created_at": received_at,
+        "provider_ref": provider_ref,
     }
     event = TicketReceived(
         ticket_id=ticket_id,
@@ -178,15 +158,13 @@ def _ticket_rows(
             reference=reference,
             requester_id=requester_id,
             channel=data.channel,
-            requester_role=data.requester_role,
+            requester_role=role,
             declared_language=data.language,
-            country=requester["country"],
+            country=country,
             received_at=received_at,
             sealed_text=keys.triage_sealer.seal(data.text, aad=sealed_text_aad(ticket_id)),
         ),
     )
-    rows = RowSet(writes_outbox=True)
-    rows.add(table_of(Requester), requester)
     rows.add(table_of(Ticket), ticket)
     rows.add(table_of(Message), message)
     events: list[TicketReceived | ConsentChanged] = [event]
@@ -219,6 +197,54 @@ def _ticket_rows(
         )
     rows.add(outbox, *outbox_rows(events))
     return rows
+
+
+def _requester_row(
+    data: TicketCreate, keys: IntakeKeys, received_at: datetime
+) -> tuple[uuid.UUID, DataKey, dict[str, Any]]:
+    requester_id = uuid.uuid4()
+    rid = str(requester_id)
+    data_key, wrapped = new_data_key(keys.master, aad=rid.encode())
+    contact = data.contact
+    requester: dict[str, Any] = {
+        "id": requester_id,
+        "wrapped_key": wrapped,
+        "name_enc": (
+            encrypt_field(
+                data_key, data.requester_name, aad=domain.field_aad("requesters", "name", rid)
+            )
+            if data.requester_name
+            else None
+        ),
+        "contact_channel": contact.channel.value if contact else None,
+        "contact_handle_enc": (
+            encrypt_field(
+                data_key, contact.handle, aad=domain.field_aad("requesters", "contact_handle", rid)
+            )
+            if contact
+            else None
+        ),
+        "contact_index": (
+            keys.contact_index(contact.channel.value, contact.handle) if contact else None
+        ),
+        "contact_times_enc": (
+            encrypt_field(
+                data_key,
+                contact.safe_times,
+                aad=domain.field_aad("requesters", "contact_times", rid),
+            )
+            if contact and contact.safe_times
+            else None
+        ),
+        "avoid_channels": ",".join(sorted({c.value for c in contact.avoid}))
+        if contact and contact.avoid
+        else None,
+        "role": data.requester_role.value,
+        "country": data.country.upper() if data.country else None,
+        "created_at": received_at,
+        "vetting_state": "unvetted",
+    }
+    return requester_id, data_key, requester
 
 
 def consent_row(
@@ -262,6 +288,7 @@ async def read_ticket(
     data_key = requester_key(keys, requester)
     messages = await repository.list_messages(session, ticket.id)
     deliveries = await repository.deliveries_of(session, ticket.id)
+    attachments = await repository.attachments_of(session, ticket.id)
     name = (
         decrypt_field(data_key, requester.name_enc, aad=domain.field_aad("requesters", "name", rid))
         if requester.name_enc
@@ -319,6 +346,7 @@ async def read_ticket(
                 created_at=m.created_at,
                 internal=m.internal,
                 delivery=deliveries.get(m.id),
+                attachments=[_attachment(data_key, a) for a in attachments.get(m.id, ())],
             )
             for m in messages
         ],
@@ -326,6 +354,25 @@ async def read_ticket(
         requested_help=[c for c in (ticket.requested_help or "").split(",") if c],
         outcome=ticket.outcome,
         closed_at=ticket.closed_at,
+    )
+
+
+def _attachment(data_key: DataKey, attachment: Attachment) -> AttachmentPublic:
+    media = json.loads(
+        decrypt_field(
+            data_key,
+            attachment.media_enc,
+            aad=domain.field_aad("attachments", "media", str(attachment.id)),
+        )
+    )
+    return AttachmentPublic(
+        id=attachment.id,
+        channel=attachment.channel,
+        kind=attachment.kind,
+        mime_type=attachment.mime_type,
+        media_id=media["id"],
+        filename=media.get("filename"),
+        sha256=media.get("sha256"),
     )
 
 

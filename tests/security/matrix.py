@@ -32,6 +32,12 @@ PUBLIC = frozenset(
         ("GET", "/"),
         *((m, f"/{lang}") for lang in ("ar", "fr", "en") for m in ("GET", "POST")),
         *((m, f"/{lang}/follow-up") for lang in ("ar", "fr", "en") for m in ("GET", "POST")),
+        # intake's channel webhooks: no Sanad token, but the platform's signature
+        # (X-Hub-Signature-256, the verify token) or the Signal bridge's shared secret,
+        # compared in constant time in the app; 404 while the channel's secrets are unset.
+        ("GET", "/v1/channels/whatsapp/webhook"),
+        ("POST", "/v1/channels/whatsapp/webhook"),
+        ("POST", "/v1/channels/signal/webhook"),
     }
 )
 DOC = Path(__file__).parents[2] / "docs" / "security.md"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import nats
 import pytest
 from fastapi import FastAPI
@@ -13,45 +12,22 @@ from nats.js import JetStreamContext
 
 from services.reporting.config import ReportingSettings
 from services.reporting.main import create_app
-from shared.app import Runtime
-from shared.auth import Scope
 from shared.messaging.connection import ensure_streams
-from shared.testing.asgi import bearer, runtime_of, serve
+from shared.testing.fixtures import sqlite_settings
 from shared.testing.nats_server import NatsServer, start_nats_server
-
-Auth = Callable[[Scope], Awaitable[dict[str, str]]]
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> ReportingSettings:
-    return ReportingSettings(
-        var_dir=tmp_path,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'reporting.db'}",
-        auth_database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}",
-        bus_enabled=False,
+    return sqlite_settings(
+        ReportingSettings,
+        tmp_path,
     )
 
 
 @pytest.fixture
 def app(settings: ReportingSettings) -> FastAPI:
     return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as client:
-        yield client
-
-
-@pytest.fixture
-def runtime(app: FastAPI, client: httpx.AsyncClient) -> Runtime:
-    return runtime_of(app)
-
-
-@pytest.fixture
-def auth(app: FastAPI, client: httpx.AsyncClient) -> Auth:
-    """Headers with a fresh token of the given scope."""
-    return lambda scope: bearer(app, scope)
 
 
 @pytest.fixture

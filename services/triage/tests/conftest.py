@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -16,23 +15,19 @@ from services.triage.lexicon import Lexicon
 from services.triage.main import create_app
 from services.triage.service import triage_ticket
 from shared.app import Runtime
-from shared.auth import Scope
 from shared.crypto import RecipientKeyPair
 from shared.db import transaction
-from shared.testing.asgi import bearer, runtime_of, serve
 from shared.testing.events import ticket_received
+from shared.testing.fixtures import sqlite_settings
 
-Auth = Callable[[Scope], Awaitable[dict[str, str]]]
 Triaged = Callable[..., Awaitable[uuid.UUID]]
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> TriageSettings:
-    return TriageSettings(
-        var_dir=tmp_path,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'triage.db'}",
-        auth_database_url=f"sqlite+aiosqlite:///{tmp_path / 'db' / 'auth.db'}",
-        bus_enabled=False,
+    return sqlite_settings(
+        TriageSettings,
+        tmp_path,
         # Tests run the SLA check themselves, on an injected clock.
         sla_check_seconds=0,
     )
@@ -41,23 +36,6 @@ def settings(tmp_path: Path) -> TriageSettings:
 @pytest.fixture
 def app(settings: TriageSettings) -> FastAPI:
     return create_app(settings)
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(app) as client:
-        yield client
-
-
-@pytest.fixture
-def runtime(app: FastAPI, client: httpx.AsyncClient) -> Runtime:
-    return runtime_of(app)
-
-
-@pytest.fixture
-def auth(app: FastAPI, client: httpx.AsyncClient) -> Auth:
-    """Headers with a fresh token of the given scope."""
-    return lambda scope: bearer(app, scope)
 
 
 @pytest.fixture

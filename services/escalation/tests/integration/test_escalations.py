@@ -11,7 +11,6 @@ import httpx
 from sqlalchemy import select
 
 from services.escalation import jobs, records
-from services.escalation.tests.conftest import Auth
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import (
@@ -25,6 +24,7 @@ from shared.contracts import (
 )
 from shared.db import transaction
 from shared.testing.events import requester_erased, ticket_received, ticket_triaged
+from shared.testing.fixtures import Auth
 
 URL = "https://facebook.example/posts/canary-8d1f"
 HANDLE = "@canary_handle_51"

@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from services.reporting import service
 from services.reporting.models import TicketFact
-from services.reporting.tests.conftest import Auth
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import (
@@ -24,6 +23,7 @@ from shared.contracts import (
 )
 from shared.db import transaction
 from shared.testing.events import RECEIVED_AT, ticket_received, ticket_triaged
+from shared.testing.fixtures import Auth
 
 
 async def record(runtime: Runtime, *events: TicketReceived | TicketTriaged) -> None:

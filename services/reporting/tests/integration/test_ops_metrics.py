@@ -10,12 +10,12 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from services.reporting import ops
 from services.reporting.consumers import SPECS
-from services.reporting.tests.conftest import Auth
 from services.reporting.tests.events import fold, sla_breached
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import dlq_subject, encode, stream_for
 from shared.testing.events import ticket_received, ticket_triaged
+from shared.testing.fixtures import Auth
 
 
 async def test_metrics_show_consumer_lag_dead_letters_and_sla_breaches(

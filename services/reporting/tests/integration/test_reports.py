@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from services.reporting import service
-from services.reporting.tests.conftest import Auth
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import Category, Channel, Priority, RequesterRole, TicketReceived
 from shared.db import transaction
 from shared.testing.events import RECEIVED_AT, ticket_received, ticket_triaged
+from shared.testing.fixtures import Auth
 
 DAY = RECEIVED_AT.date()
 

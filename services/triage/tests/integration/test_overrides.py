@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from services.triage.tests.conftest import Auth, Triaged
+from services.triage.tests.conftest import Triaged
 from services.triage.tests.integration.events import staged
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import TicketReprioritised
+from shared.testing.fixtures import Auth
 
 REASON = "canary-Rania-Haddad says the caller knows her street"
 OVERRIDE: dict[str, Any] = {

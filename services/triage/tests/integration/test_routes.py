@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from services.triage.lexicon import Lexicon
 from services.triage.models import TriageRecord
 from services.triage.service import triage_ticket
-from services.triage.tests.conftest import Auth
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.crypto import RecipientKeyPair
 from shared.db import transaction
 from shared.testing.events import RECEIVED_AT, ticket_received
+from shared.testing.fixtures import Auth
 
 
 async def triage(

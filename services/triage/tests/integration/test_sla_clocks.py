@@ -17,7 +17,7 @@ from services.triage.main import create_app
 from services.triage.models import OverrideRequest
 from services.triage.service import override_triage, read_triage
 from services.triage.tests.builders import closed, message_added, status_changed
-from services.triage.tests.conftest import Auth, Triaged
+from services.triage.tests.conftest import Triaged
 from services.triage.tests.integration.events import staged
 from shared.app import Runtime
 from shared.auth import Scope
@@ -25,6 +25,7 @@ from shared.contracts import Author, SlaBreached, TicketStatus
 from shared.db import transaction
 from shared.testing.asgi import runtime_of, serve
 from shared.testing.events import RECEIVED_AT, requester_erased
+from shared.testing.fixtures import Auth
 
 HACKED = "Someone hacked my email account and changed the password"  # P2: 2 hours
 BREACHED = "sanad.triage.sla.breached"
