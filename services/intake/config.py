@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -32,3 +32,9 @@ class IntakeSettings(BaseServiceSettings):
     whatsapp_app_secret: SecretStr | None = None
     # The bearer secret the signal-cli bridge sends with each delivery (not a Sanad token).
     signal_webhook_token: SecretStr | None = None
+
+    # Retention: requesters whose tickets have all been closed for longer than this are
+    # erased (crypto-shredded) by an in-service job that runs every `retention_check_seconds`.
+    # 0 in either turns the job off.
+    retention_days: float = Field(default=365.0, ge=0)
+    retention_check_seconds: float = Field(default=3600.0, ge=0)

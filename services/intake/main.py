@@ -12,6 +12,7 @@ from services.intake.follow_up import FollowUpGuard
 from services.intake.keys import load_keys
 from services.intake.models import IntakeBase
 from services.intake.pages import PUBLIC_PAGE_PATHS, load_pages, page_router
+from services.intake.retention import start_retention_job
 from services.intake.routes import router
 from services.intake.webhooks import WEBHOOK_PATHS
 from services.intake.webhooks import router as webhook_router
@@ -32,6 +33,11 @@ async def _on_start(runtime: Runtime) -> None:
     committer.start()
     runtime.extras["committer"] = committer
     runtime.on_stop.append(committer.stop)
+    start_retention_job(
+        runtime,
+        retention_days=runtime.settings.retention_days,
+        interval=runtime.settings.retention_check_seconds,
+    )
 
 
 DEFINITION = ServiceDefinition(

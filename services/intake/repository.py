@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, case, func, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -257,3 +257,22 @@ async def shred_requester(
         await session.execute(
             update(Ticket).where(col(Ticket.id).in_(ticket_ids)).values(follow_up_hash="")
         )
+
+
+async def requesters_past_retention(
+    session: AsyncSession, closed_before: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Requesters not yet erased whose tickets are all closed, each before `closed_before`."""
+    kept = case(
+        (and_(col(Ticket.status) == CLOSED, col(Ticket.closed_at) < closed_before), 0), else_=1
+    )
+    query = (
+        select(col(Ticket.requester_id))
+        .join(Requester, col(Requester.id) == col(Ticket.requester_id))
+        .where(col(Requester.wrapped_key).is_not(None))
+        .group_by(col(Ticket.requester_id))
+        .having(func.sum(kept) == 0)
+        .order_by(col(Ticket.requester_id))
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars().all())
