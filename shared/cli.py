@@ -211,7 +211,9 @@ async def _audit_verify(args: argparse.Namespace, _: TokenStore, s: CliSettings)
 
 
 async def _keys_rotate(args: argparse.Namespace, _: TokenStore, s: CliSettings) -> int:
-    engine = make_engine(args.database_url or s.intake_database_url)
+    # A writer engine: its transactions take SQLite's write lock at BEGIN, so a read that
+    # turns into an update never fails because the running service committed in between.
+    engine = make_engine(args.database_url or s.intake_database_url, writer=True)
     try:
         if s.master_key is not None:
             # Keys from the environment: only the re-wrap is ours to do.
