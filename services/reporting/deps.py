@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Scope, require
 from shared.deps import ReadSessionDep
@@ -24,4 +26,36 @@ FromDep = Annotated[date | None, Query(alias="from", description="First day (ISO
 ToDep = Annotated[date | None, Query(alias="to", description="Last day (ISO date), inclusive")]
 FormatDep = Annotated[Literal["json", "csv"], Query(description="json or csv")]
 
-__all__ = ["AnalystDep", "FormatDep", "FromDep", "ReadSessionDep", "ThresholdDep", "ToDep"]
+
+@dataclass(frozen=True)
+class ReportScope:
+    """What every report asks for: an analyst's read session, a date range, the threshold."""
+
+    session: AsyncSession
+    first: date | None
+    last: date | None
+    threshold: int
+
+
+async def get_report_scope(
+    session: ReadSessionDep,
+    _: AnalystDep,
+    threshold: ThresholdDep,
+    first: FromDep = None,
+    last: ToDep = None,
+) -> ReportScope:
+    return ReportScope(session=session, first=first, last=last, threshold=threshold)
+
+
+ReportDep = Annotated[ReportScope, Depends(get_report_scope)]
+
+__all__ = [
+    "AnalystDep",
+    "FormatDep",
+    "FromDep",
+    "ReadSessionDep",
+    "ReportDep",
+    "ReportScope",
+    "ThresholdDep",
+    "ToDep",
+]

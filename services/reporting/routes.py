@@ -8,14 +8,7 @@ from fastapi import APIRouter, Response
 
 from services.reporting import report, service
 from services.reporting.charts import line_chart
-from services.reporting.deps import (
-    AnalystDep,
-    FormatDep,
-    FromDep,
-    ReadSessionDep,
-    ThresholdDep,
-    ToDep,
-)
+from services.reporting.deps import AnalystDep, FormatDep, ReadSessionDep, ReportDep, ThresholdDep
 from services.reporting.domain import Granularity
 from services.reporting.exports import Report, to_csv
 from services.reporting.models import Breakdown, Durations, Rates, Series, Summary
@@ -52,22 +45,18 @@ async def get_summary(session: ReadSessionDep, _: AnalystDep, threshold: Thresho
 
 @router.get("/reports/counters", response_model=Series)
 async def get_counters(
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     granularity: Granularity = "month",
     format: FormatDep = "json",
 ) -> Report | Response:
     """The public counters (tickets received and escalated, journalists and activists assisted)."""
     found = await service.series(
-        session=session,
+        session=q.session,
         dimension="public",
-        first=first,
-        last=last,
+        first=q.first,
+        last=q.last,
         granularity=granularity,
-        threshold=threshold,
+        threshold=q.threshold,
     )
     return _answer(found, format)
 
@@ -75,16 +64,12 @@ async def get_counters(
 @router.get("/reports/breakdowns/{dimension}", response_model=Breakdown)
 async def get_breakdown(
     dimension: BreakdownDimension,
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     format: FormatDep = "json",
 ) -> Report | Response:
     """Tickets of a date range by one dimension (by country: whole weeks)."""
     found = await service.breakdown(
-        session=session, dimension=dimension, first=first, last=last, threshold=threshold
+        session=q.session, dimension=dimension, first=q.first, last=q.last, threshold=q.threshold
     )
     return _answer(found, format)
 
@@ -92,22 +77,18 @@ async def get_breakdown(
 @router.get("/reports/series/{dimension}", response_model=Series)
 async def get_series(
     dimension: SeriesDimension,
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     granularity: Granularity = "week",
     format: FormatDep = "json",
 ) -> Report | Response:
     """One dimension by day, week or month (by country: weeks at the finest)."""
     found = await service.series(
-        session=session,
+        session=q.session,
         dimension=dimension,
-        first=first,
-        last=last,
+        first=q.first,
+        last=q.last,
         granularity=granularity,
-        threshold=threshold,
+        threshold=q.threshold,
     )
     return _answer(found, format)
 
@@ -115,16 +96,12 @@ async def get_series(
 @router.get("/reports/durations/{figure}", response_model=Durations)
 async def get_durations(
     figure: Literal["first_response", "resolution", "platform_response"],
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     format: FormatDep = "json",
 ) -> Report | Response:
     """Time to first response or resolution per priority, or platform response times (p50, p90)."""
     found = await service.durations(
-        session=session, figure=figure, first=first, last=last, threshold=threshold
+        session=q.session, figure=figure, first=q.first, last=q.last, threshold=q.threshold
     )
     return _answer(found, format)
 
@@ -132,52 +109,42 @@ async def get_durations(
 @router.get("/reports/rates/{figure}", response_model=Rates)
 async def get_rates(
     figure: Literal["sla", "override"],
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     format: FormatDep = "json",
 ) -> Report | Response:
     """SLA compliance per priority, or the triage override rate per category."""
     found = await service.rates(
-        session=session, figure=figure, first=first, last=last, threshold=threshold
+        session=q.session, figure=figure, first=q.first, last=q.last, threshold=q.threshold
     )
     return _answer(found, format)
 
 
 @router.get("/reports/referrals", response_model=Series)
 async def get_referrals(
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     format: FormatDep = "json",
 ) -> Report | Response:
     """Referrals sent to and received from each partner."""
-    found = await service.referrals(session=session, first=first, last=last, threshold=threshold)
+    found = await service.referrals(
+        session=q.session, first=q.first, last=q.last, threshold=q.threshold
+    )
     return _answer(found, format)
 
 
 @router.get("/reports/charts/{dimension}.svg", response_class=Response)
 async def get_chart(
     dimension: ChartDimension,
-    session: ReadSessionDep,
-    _: AnalystDep,
-    threshold: ThresholdDep,
-    first: FromDep = None,
-    last: ToDep = None,
+    q: ReportDep,
     granularity: Granularity = "week",
 ) -> Response:
     """Tickets over time by priority or category, as SVG."""
     found = await service.series(
-        session=session,
+        session=q.session,
         dimension=dimension,
-        first=first,
-        last=last,
+        first=q.first,
+        last=q.last,
         granularity=granularity,
-        threshold=threshold,
+        threshold=q.threshold,
     )
     svg = line_chart(found, title=f"Tickets by {dimension}")
     return Response(svg, media_type="image/svg+xml")
