@@ -366,6 +366,25 @@ class SlaBreached(Envelope):
     data: SlaBreachedData
 
 
+class TicketAssignedData(Payload):
+    # A roster id (triage's handler roster), never the handler's name.
+    handler_id: str | None
+    previous_handler_id: str | None = None
+    # True when triage chose the handler (language, expertise, load); False for a person's choice.
+    automatic: bool
+    # The token id of whoever assigned, or "triage" for an automatic assignment.
+    actor_id: str
+    assigned_at: datetime
+
+
+class TicketAssigned(Envelope):
+    """A ticket has a new handler (or none: `handler_id` None means unassigned)."""
+
+    type: Literal["sanad.triage.ticket.assigned"] = "sanad.triage.ticket.assigned"
+    producer: Literal["triage"] = "triage"
+    data: TicketAssignedData
+
+
 # --- escalation --------------------------------------------------------------
 
 
@@ -455,6 +474,98 @@ class EscalationResolved(Envelope):
     data: EscalationResolvedData
 
 
+class ReferralDirection(StrEnum):
+    outbound = "outbound"  # this helpline referred a case to a partner
+    inbound = "inbound"  # a partner referred a case to this helpline
+
+
+class ReferralState(StrEnum):
+    """Where a referral between helplines stands (the same words on both sides)."""
+
+    pending = "pending"  # built, waiting for approval or for the partner to acknowledge receipt
+    sent = "sent"  # the partner acknowledged receipt
+    accepted = "accepted"
+    declined = "declined"
+    closed = "closed"
+    withdrawn = "withdrawn"  # stopped before it reached the partner (consent revoked, cancelled)
+
+
+class TLP(StrEnum):
+    """Traffic Light Protocol 2.0 markings."""
+
+    clear = "TLP:CLEAR"
+    green = "TLP:GREEN"
+    amber = "TLP:AMBER"
+    amber_strict = "TLP:AMBER+STRICT"
+    red = "TLP:RED"
+
+
+class ReferralSentData(Payload):
+    referral_id: uuid.UUID
+    # A partner id from escalation's partner registry.
+    partner_id: str
+    category: Category
+    priority: Priority
+    tlp: TLP
+    # How many deliveries it took before the partner acknowledged receipt.
+    attempts: int = Field(ge=1)
+    created_at: datetime
+    sent_at: datetime
+
+
+class ReferralSent(Envelope):
+    """A partner helpline acknowledged receipt of a referral from this helpline."""
+
+    type: Literal["sanad.escalation.referral.sent"] = "sanad.escalation.referral.sent"
+    producer: Literal["escalation"] = "escalation"
+    data: ReferralSentData
+
+
+class ReferralReceivedData(Payload):
+    referral_id: uuid.UUID
+    partner_id: str
+    category: Category
+    priority: Priority
+    physical_risk: bool
+    requester_role: RequesterRole
+    country: str | None = None
+    languages: tuple[str, ...] = ()
+    # The consent the referring helpline recorded, per purpose.
+    consents: dict[ConsentPurpose, bool]
+    tlp: TLP
+    # The partner's summary and the safe contact (if shared), sealed for intake alone:
+    # the sealed JSON object {"summary": str, "contact_channel": str|None, "contact": str|None}.
+    sealed_details: str
+    received_at: datetime
+
+
+class ReferralReceived(Envelope):
+    """A partner helpline referred a case here; `ticket_id` is the ticket intake opens for it."""
+
+    type: Literal["sanad.escalation.referral.received"] = "sanad.escalation.referral.received"
+    producer: Literal["escalation"] = "escalation"
+    data: ReferralReceivedData
+
+
+class ReferralUpdatedData(Payload):
+    referral_id: uuid.UUID
+    partner_id: str
+    direction: ReferralDirection
+    from_state: ReferralState
+    state: ReferralState
+    # The token id of whoever moved it, "partner" when the partner did, or "escalation".
+    actor_id: str
+    changed_at: datetime
+
+
+class ReferralUpdated(Envelope):
+    """A referral changed state (accepted, declined, closed, withdrawn)."""
+
+    type: Literal["sanad.escalation.referral.updated"] = "sanad.escalation.referral.updated"
+    producer: Literal["escalation"] = "escalation"
+    data: ReferralUpdatedData
+
+
 # --- the union and its codec -------------------------------------------------
 
 Event: TypeAlias = Annotated[
@@ -467,9 +578,13 @@ Event: TypeAlias = Annotated[
     | TicketTriaged
     | TicketReprioritised
     | SlaBreached
+    | TicketAssigned
     | EscalationOpened
     | EscalationUpdated
-    | EscalationResolved,
+    | EscalationResolved
+    | ReferralSent
+    | ReferralReceived
+    | ReferralUpdated,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[type[Envelope], ...] = (
@@ -482,9 +597,13 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     TicketTriaged,
     TicketReprioritised,
     SlaBreached,
+    TicketAssigned,
     EscalationOpened,
     EscalationUpdated,
     EscalationResolved,
+    ReferralSent,
+    ReferralReceived,
+    ReferralUpdated,
 )
 
 
