@@ -8,13 +8,59 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import service
 from shared.app import Runtime
-from shared.contracts import TicketTriaged, subject_of
+from shared.contracts import (
+    DLQ_PREFIX,
+    RequesterErased,
+    TicketMessageAdded,
+    TicketReceived,
+    TicketTriaged,
+    stream_for,
+    subject_of,
+)
 from shared.messaging.consumer import ConsumerSpec
+from shared.messaging.purge import purge_ticket_messages
+
+# The events that carry a requester's words (sealed for triage), and the dead letters
+# their consumers may have copied them into.
+SEALED_SUBJECTS = (subject_of(TicketReceived), subject_of(TicketMessageAdded))
+PURGE_SCANNER = "intake-purge"
 
 
 async def on_ticket_triaged(session: AsyncSession, event: TicketTriaged) -> None:
     await service.apply_triage(session=session, event=event)
 
 
-def consumers(_runtime: Runtime) -> Sequence[ConsumerSpec]:
-    return (ConsumerSpec("intake", subject_of(TicketTriaged), on_ticket_triaged),)
+def purge_erased(runtime: Runtime) -> ConsumerSpec:
+    """Erasure reaches the streams: the erased tickets' sealed messages are deleted.
+
+    Intake consumes its own `requester.erased` so the purge is retried like any
+    delivery until NATS has done it, whether the erasure came from a coordinator
+    or from the retention job.
+    """
+
+    async def handle(_session: AsyncSession, event: RequesterErased) -> None:
+        ticket_ids = [str(t) for t in event.data.ticket_ids]
+        js = runtime.bus.js
+        await purge_ticket_messages(
+            js,
+            stream=stream_for(SEALED_SUBJECTS[0]).name,
+            subjects=SEALED_SUBJECTS,
+            ticket_ids=ticket_ids,
+            scanner=PURGE_SCANNER,
+        )
+        await purge_ticket_messages(
+            js,
+            stream=stream_for(f"{DLQ_PREFIX}.intake").name,
+            subjects=(f"{DLQ_PREFIX}.>",),
+            ticket_ids=ticket_ids,
+            scanner=PURGE_SCANNER,
+        )
+
+    return ConsumerSpec("intake", subject_of(RequesterErased), handle, transactional=False)
+
+
+def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
+    return (
+        ConsumerSpec("intake", subject_of(TicketTriaged), on_ticket_triaged),
+        purge_erased(runtime),
+    )

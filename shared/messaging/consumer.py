@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts import ContractError, Envelope, decode, dlq_subject, stream_for
 from shared.db import SessionMaker
 from shared.messaging.inbox import applied_among, record_applied
+from shared.messaging.purge import TICKET_HEADER
 from shared.telemetry import consume_span
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class ConsumerSpec:
     service: str
     subject: str
     handler: Handler
+    # False for a handler that changes nothing in the database (an idempotent call to
+    # NATS, say): it runs outside any transaction, so it holds no write lock while it
+    # waits, and keeps no inbox row, so a redelivered message runs it again.
+    transactional: bool = True
 
     @property
     def durable(self) -> str:
@@ -171,7 +176,10 @@ class Consumer:
                 items.append((msg, decode(msg.data, subject=msg.subject)))
             except ContractError as exc:
                 settle.append((msg, "dead", exc))
-        settle += await self._apply_isolating(items)
+        if self.spec.transactional:
+            settle += await self._apply_isolating(items)
+        else:
+            settle += await self._apply_effects(items)
         for msg, outcome, error in settle:
             await self._settle(msg, outcome, error)
 
@@ -225,6 +233,26 @@ class Consumer:
             await record_applied(session, self._inbox, consumer=consumer, event_ids=fresh)
         return outcomes
 
+    async def _apply_effects(self, items: Sequence[tuple[Msg, Any]]) -> list[Outcome]:
+        """Run a non-transactional handler on each message; each settles on its own."""
+        outcomes: list[Outcome] = []
+        # Handed to the handler for its signature's sake, never begun.
+        async with self._sessions() as session:
+            for msg, event in items:
+                attrs = {
+                    "sanad.event_id": str(event.event_id),
+                    "sanad.ticket_id": _ticket_id(event),
+                    "messaging.consumer.name": self.spec.durable,
+                }
+                with consume_span(self._tracer, msg.subject, msg.headers, attrs):
+                    try:
+                        await self.spec.handler(session, event)
+                    except Exception as exc:  # noqa: BLE001 - settled as a retry or dead letter
+                        outcomes.append(_failed(msg, exc))
+                        continue
+                outcomes.append((msg, "applied", None))
+        return outcomes
+
     async def _settle(self, msg: Msg, outcome: str, error: BaseException | None) -> None:
         delivered = msg.metadata.num_delivered if msg.metadata else 1
         if outcome in ("applied", "duplicate"):
@@ -254,6 +282,8 @@ class Consumer:
             "Sanad-Error-Type": type(error).__name__ if error else "unknown",
             "Sanad-Delivered": str(delivered),
         }
+        if ticket_id := (msg.headers or {}).get(TICKET_HEADER):
+            headers[TICKET_HEADER] = ticket_id  # so erasure purges dead letters too
         await self._js.publish(dlq_subject(self.spec.service), msg.data, headers=headers)
         log.error(
             "consumer.dead_lettered",

@@ -13,6 +13,7 @@ from opentelemetry.trace import Tracer
 from sqlalchemy import Table, delete, select
 
 from shared.db import SessionMaker
+from shared.messaging.purge import TICKET_HEADER, ticket_of
 from shared.telemetry import publish_span
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,9 @@ class OutboxRelay:
             self._tracer, row.subject, carrier=row.trace_carrier, attributes=attrs
         ) as headers:
             headers = {**headers, "Nats-Msg-Id": row.event_id}
+            if ticket_id := ticket_of(row.payload):
+                # An id, never content: erasure finds the ticket's messages by it (purge.py).
+                headers[TICKET_HEADER] = ticket_id
             ack: asyncio.Future[Any] = await self._js.publish_async(
                 row.subject, row.payload, headers=headers, wait_stall=self._publish_timeout
             )
