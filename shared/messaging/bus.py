@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import Tracer
 from sqlalchemy import Table
 
+from shared.contracts import STREAMS, SUBJECT_ROOT
 from shared.db import SessionMaker, is_sqlite
 from shared.messaging.connection import connect, ensure_streams
 from shared.messaging.consumer import Consumer, ConsumerOptions, ConsumerSpec
@@ -19,6 +20,11 @@ from shared.messaging.relay import OutboxRelay
 from shared.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+def owned_streams(service: str) -> set[str]:
+    """The streams whose limits a service keeps: its own producer stream."""
+    return {spec.name for spec in STREAMS if spec.subjects == (f"{SUBJECT_ROOT}.{service}.>",)}
 
 
 class ServiceBus:
@@ -70,7 +76,9 @@ class ServiceBus:
         """Connect, declare the streams, then run the relay and the consumers."""
         self.nc = await connect(self._settings, name=self._service)
         js = self.nc.jetstream()
-        await ensure_streams(js, replicas=self._settings.stream_replicas)
+        await ensure_streams(
+            js, replicas=self._settings.stream_replicas, owned=owned_streams(self._service)
+        )
         self.relay = OutboxRelay(
             sessions=self._sessions,
             writer_sessions=self._writer_sessions,

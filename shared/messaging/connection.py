@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import nats
 from nats.aio.client import Client
@@ -30,7 +31,15 @@ async def connect(settings: BaseServiceSettings, *, name: str) -> Client:
         reconnect_time_wait=0.5,
         allow_reconnect=True,
         drain_timeout=5,
+        # Replies (PubAcks, API answers, fetched messages) come back on the service's own
+        # inbox subjects, so NATS can let each user subscribe to its own replies alone.
+        inbox_prefix=inbox_prefix(settings.service_name),
     )
+
+
+def inbox_prefix(service: str) -> str:
+    """The reply-subject prefix of a service's connections (granted in accounts.conf)."""
+    return f"_INBOX_{service}"
 
 
 def stream_config(spec: StreamSpec, *, replicas: int = 1) -> StreamConfig:
@@ -50,14 +59,27 @@ def stream_config(spec: StreamSpec, *, replicas: int = 1) -> StreamConfig:
 
 
 async def ensure_streams(
-    js: JetStreamContext, specs: tuple[StreamSpec, ...] = STREAMS, *, replicas: int = 1
+    js: JetStreamContext,
+    specs: tuple[StreamSpec, ...] = STREAMS,
+    *,
+    replicas: int = 1,
+    owned: Collection[str] | None = None,
 ) -> None:
-    """Create each stream, or bring an existing one up to the contract's limits."""
+    """Create each missing stream; bring those in `owned` (None: all) up to the contract.
+
+    A service owns its producer stream only: it may create the streams it consumes
+    (so start order does not matter, and creating never alters an existing stream),
+    but changing another's limits is for that producer, or the `ops` user.
+    """
     for spec in specs:
         config = stream_config(spec, replicas=replicas)
         try:
             await js.add_stream(config)
         except BadRequestError:
-            # Exists with another configuration: the contract wins.
-            await js.update_stream(config)
+            # Exists with another configuration: the contract wins, where this is ours.
+            if owned is None or spec.name in owned:
+                await js.update_stream(config)
+            else:
+                log.warning("stream.differs_from_contract", extra={"stream": spec.name})
+                continue
         log.debug("stream.ensured", extra={"stream": spec.name})

@@ -71,3 +71,18 @@ async def test_a_stream_with_other_limits_is_brought_up_to_the_contract(
 
     await assert_matches_contract(bare_js, spec)
     assert (await bare_js.stream_info(spec.name)).state.messages == 1, "updated, not recreated"
+
+
+async def test_a_service_leaves_a_stream_it_does_not_own_as_it_found_it(
+    bare_js: JetStreamContext,
+) -> None:
+    spec = STREAMS[0]
+    await bare_js.add_stream(
+        StreamConfig(name=spec.name, subjects=list(spec.subjects), max_msgs=10)
+    )
+
+    await ensure_streams(bare_js, owned={"SANAD_SOMEONE_ELSE"})
+
+    assert (await bare_js.stream_info(spec.name)).config.max_msgs == 10
+    for other in STREAMS[1:]:
+        await assert_matches_contract(bare_js, other)
