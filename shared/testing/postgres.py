@@ -10,11 +10,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.testing.debian import PackageUnavailable, ensure_installed
 from shared.testing.nats_server import free_port, wait_for_port
 
-
-class PostgresUnavailable(RuntimeError):
-    """PostgreSQL is not installed and cannot be installed here."""
+# Raised when Debian's postgresql package is missing and cannot be installed.
+PostgresUnavailable = PackageUnavailable
 
 
 def _bin_dir() -> Path | None:
@@ -24,23 +24,7 @@ def _bin_dir() -> Path | None:
 
 def ensure_postgres_installed() -> Path:
     """The directory of initdb/pg_ctl, installing Debian's postgresql package if needed."""
-    bin_dir = _bin_dir()
-    if bin_dir is not None:
-        return bin_dir
-    apt = shutil.which("apt-get")
-    if os.geteuid() != 0 or apt is None:
-        raise PostgresUnavailable("postgresql is not installed and this user cannot install it")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([apt, "update", "-qq"], check=True, env=env)  # noqa: S603
-    subprocess.run(  # noqa: S603
-        [apt, "install", "-y", "-qq", "--no-install-recommends", "postgresql"],
-        check=True,
-        env=env,
-    )
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        raise PostgresUnavailable("postgresql installed but initdb not found")
-    return bin_dir
+    return ensure_installed("postgresql", _bin_dir)
 
 
 def _as_postgres(args: list[str]) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import APIOperation, Case
 from schemathesis.checks import not_a_server_error
@@ -25,8 +23,7 @@ from schemathesis.core.result import Err, Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from shared.auth import Scope, TokenStore
-from shared.testing.nats_server import free_port
-from shared.testing.stack import wait_ready
+from shared.testing.asgi import serve_http
 from tests.security.matrix import SERVICES, settings_for
 
 MAX_EXAMPLES = 25
@@ -52,19 +49,8 @@ def serving(service: str, var_dir: Path) -> Iterator[tuple[str, str]]:
         update={"rate_limit_public_per_minute": 0.0, "rate_limit_token_per_minute": 0.0}
     )
     app = importlib.import_module(f"services.{service}.main").create_app(config)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, timeout=30)
+    with serve_http(app) as url:
         yield url, _admin_token(config.auth_database_url)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _ok(
