@@ -28,6 +28,7 @@ async def on_ticket_received(
         event=event,
         lexicon=runtime.extras["lexicon"],
         keys=runtime.extras["content_keys"],
+        masters=runtime.extras["masters"],
         outbox=runtime.outbox,
     )
 
@@ -41,6 +42,7 @@ async def on_message_added(
         event=event,
         lexicon=runtime.extras["lexicon"],
         keys=runtime.extras["content_keys"],
+        masters=runtime.extras["masters"],
         outbox=runtime.outbox,
     )
 

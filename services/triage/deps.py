@@ -8,6 +8,7 @@ from fastapi import Depends
 
 from services.triage.lexicon import Lexicon
 from shared.auth import Principal, Scope, require
+from shared.crypto import MasterKeyring
 from shared.deps import ReadSessionDep, RuntimeDep, SessionDep
 
 
@@ -16,7 +17,13 @@ async def get_lexicon(runtime: RuntimeDep) -> Lexicon:
     return lexicon
 
 
+async def get_masters(runtime: RuntimeDep) -> MasterKeyring:
+    masters: MasterKeyring = runtime.extras["masters"]
+    return masters
+
+
 LexiconDep = Annotated[Lexicon, Depends(get_lexicon)]
+MastersDep = Annotated[MasterKeyring, Depends(get_masters)]
 HandlerDep = Annotated[Principal, Depends(require(Scope.handler, Scope.coordinator))]
 CoordinatorDep = Annotated[Principal, Depends(require(Scope.coordinator))]
 LabelsDep = Annotated[Principal, Depends(require(Scope.coordinator, Scope.analyst))]
@@ -30,6 +37,7 @@ __all__ = [
     "HandlerDep",
     "LabelsDep",
     "LexiconDep",
+    "MastersDep",
     "ReadSessionDep",
     "RuntimeDep",
     "SessionDep",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from services.triage.lexicon import Group, Lexicon, Signal
@@ -20,11 +21,14 @@ from shared.contracts import Category, Flag, Priority, RequesterRole
 __all__ = [
     "REVIEW_BELOW",
     "SUPPORTED_LANGUAGES",
+    "Candidate",
     "Classification",
+    "choose_handler",
     "classify",
     "detect_language",
     "normalise",
     "priority_for",
+    "speaks",
 ]
 
 _PRIORITY_RANK = {Priority.P1: 1, Priority.P2: 2, Priority.P3: 3, Priority.P4: 4}
@@ -42,7 +46,13 @@ REVIEW_BELOW = 0.5
 # lexicon match it is a tie-breaker.
 MODEL_WEIGHT_ALONE = 1.0
 MODEL_WEIGHT_BESIDE = 0.4
-_CLAUSE_BREAK = re.compile(r"[.!?;\n]|\b(but|mais|however|cependant|bs|bas)\b|لكن|بس")
+# A negation reaches no further than its clause: punctuation, "but", and a question
+# word ("I don't understand why my account..."), in plain and in Arabizi skeleton form.
+_CLAUSE_BREAK = re.compile(
+    r"[,.!?;\n]|\b(but|mais|however|cependant|bs|bas"
+    r"|why|how|pourquoi|comment|lesh|lish|lech|3lash|leh|kif|kifash|kifach|izzay|ezay|shlon"
+    r"|lsh|3lsh|lh|kf|kfsh|zy|shln)\b|لكن|بس|ليش|لماذا|ليه|كيف|ازاي"
+)
 _NEGATION_REACH = 3  # words between a negation and what it negates
 
 
@@ -220,7 +230,7 @@ def classify(
         reasons.append(f"flag {flag.value}: the message says so")
         rule_ids.append(f"flag:{flag.value}")
     _weigh_incident_cues(scores, signals, reasons)
-    _weigh_by_taxonomy(scores, flags, reasons)
+    _weigh_by_taxonomy(scores, flags, signals, reasons)
     lexicon_scores = dict(scores)
     _add_model(scores, lexicon, plain, reasons, rule_ids)
     if Flag.detained in flags and not any(s >= 0.5 for s in scores.values()):
@@ -284,8 +294,16 @@ def _weigh_incident_cues(
     reasons.append("asks for prevention or advice without describing an incident")
 
 
-def _weigh_by_taxonomy(scores: dict[Category, float], flags: set[Flag], reasons: list[str]) -> None:
+def _weigh_by_taxonomy(
+    scores: dict[Category, float], flags: set[Flag], signals: set[str], reasons: list[str]
+) -> None:
     """Where the taxonomy says one reading absorbs another."""
+    if scores.get(Category.account_suspension, 0) >= 1.0 and Signal.accused in signals:
+        # "closed, saying I impersonate someone": the platform's reason, not the incident
+        for reason_given in (Category.impersonation, Category.defamation):
+            if scores.get(reason_given, 0) > 0:
+                scores[reason_given] *= 0.4
+        reasons.append("a suspension with the platform's stated reason: read as a suspension")
     compromised = max(
         scores.get(Category.account_compromise, 0), scores.get(Category.device_compromise, 0)
     )
@@ -353,3 +371,61 @@ def _floor_for_unread(priority: Priority, role: RequesterRole, reasons: list[str
         reasons.append(f"kept at {floor.value}: the message could not be read")
         return floor
     return priority
+
+
+# --- assignment -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A roster entry as the assignment rule sees it, with its open tickets now."""
+
+    handler_id: str
+    languages: frozenset[str]
+    expertise: frozenset[Category]
+    max_open: int
+    available: bool
+    open_tickets: int
+
+
+def speaks(languages: frozenset[str], language: str) -> bool:
+    """Whether a handler reads a ticket's language: Arabizi is Arabic in Latin letters."""
+    if language in languages:
+        return True
+    return language == "ar-Latn" and "ar" in languages
+
+
+def choose_handler(
+    candidates: Iterable[Candidate], *, language: str, category: Category, priority: Priority
+) -> str | None:
+    """The handler triage assigns a ticket to, or None to leave it for a coordinator.
+
+    1. Only available handlers who read the ticket's language (Arabizi: Arabic readers).
+       A P1 ticket nobody available reads still goes to an available handler: an answer
+       within the hour, through an interpreter if need be, beats a wait.
+    2. Only those below their maximum of open tickets; a P1 ticket, when everyone is at
+       capacity, goes to the least loaded anyway.
+    3. Among them, those who know the category first, then the fewest open tickets,
+       then the lowest load against capacity, then the handler id (deterministic).
+    """
+    available = [c for c in candidates if c.available]
+    pool = [c for c in available if speaks(c.languages, language)]
+    if not pool and priority is Priority.P1:
+        pool = available
+    below = [c for c in pool if c.open_tickets < c.max_open]
+    if below:
+        pool = below
+    elif priority is not Priority.P1:
+        return None
+    if not pool:
+        return None
+    best = min(
+        pool,
+        key=lambda c: (
+            category not in c.expertise,
+            c.open_tickets,
+            c.open_tickets / c.max_open,
+            c.handler_id,
+        ),
+    )
+    return best.handler_id

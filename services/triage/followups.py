@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.triage import clocks, repository, service
+from services.triage import clocks, repository, roster, service
 from services.triage.domain import classify, priority_for
 from services.triage.errors import NotTriagedYet
 from services.triage.lexicon import Lexicon
@@ -26,7 +26,7 @@ from shared.contracts import (
     TicketStatus,
     TicketStatusChanged,
 )
-from shared.crypto import CryptoError, RecipientKeyPair, open_sealed
+from shared.crypto import CryptoError, MasterKeyring, RecipientKeyPair, open_sealed
 from shared.messaging.consumer import PermanentError
 
 
@@ -36,10 +36,14 @@ async def retriage(
     event: TicketMessageAdded,
     lexicon: Lexicon,
     keys: RecipientKeyPair,
+    masters: MasterKeyring,
     outbox: Table,
     now: datetime | None = None,
 ) -> None:
-    """A requester wrote again: a more urgent reading is applied, a calmer one only suggested."""
+    """A requester wrote again: a more urgent reading is applied, a calmer one only suggested.
+
+    A ticket nobody holds yet is offered to the roster again, at its new priority.
+    """
     data = event.data
     if data.author is not Author.requester or data.internal or data.sealed_text is None:
         return
@@ -85,6 +89,9 @@ async def retriage(
             "message_id": str(data.message_id),
             "suggested_at": now.isoformat(),
         }
+    await roster.auto_assign(
+        session=session, outbox=outbox, masters=masters, record=record, now=now
+    )
 
 
 async def on_status_changed(*, session: AsyncSession, event: TicketStatusChanged) -> None:
@@ -110,14 +117,17 @@ async def on_message_added(*, session: AsyncSession, event: TicketMessageAdded) 
 
 
 async def on_closed(*, session: AsyncSession, event: TicketClosed) -> None:
-    """A closed ticket's clock stops for good."""
+    """A closed ticket's clock stops for good, and it leaves its handler's load."""
     if event.ticket_id is None:
         raise PermanentError("ticket.closed without a ticket id")
+    await repository.close_assignments(session, [event.ticket_id])
     await clocks.stop_clock(
         session=session, ticket_id=event.ticket_id, state=ClockState.closed, at=event.data.closed_at
     )
 
 
 async def forget_requester(*, session: AsyncSession, event: RequesterErased) -> None:
-    """Drop every word that may quote an erased requester; categories and times stay."""
+    """Drop every word that may quote an erased requester, and their tickets' keys; the
+    tickets leave their handlers' load; categories and times stay."""
     await repository.forget_words(session, event.data.ticket_ids)
+    await repository.close_assignments(session, event.data.ticket_ids)

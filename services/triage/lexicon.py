@@ -30,6 +30,7 @@ class Signal(StrEnum):
     no_incident = "no_incident"  # "nothing has happened (yet)"
     hypothetical = "hypothetical"  # "in case", "what if", "to prevent"
     physical_context = "physical_context"  # people in hiding, location of at-risk people
+    accused = "accused"  # "saying I impersonate", "for violating": a platform's stated reason
 
 
 class Platform(StrEnum):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.triage import service
 from services.triage.config import TriageSettings
 from services.triage.consumers import consumers
 from services.triage.jobs import start_sla_job
@@ -13,7 +14,13 @@ from services.triage.lexicon import load_lexicon
 from services.triage.models import TriageBase
 from services.triage.routes import router
 from shared.app import Runtime, ServiceDefinition, create_service_app
-from shared.crypto import CryptoError, RecipientKeyPair, load_or_create_recipient_keys
+from shared.crypto import (
+    CryptoError,
+    RecipientKeyPair,
+    load_master_keyring,
+    load_or_create_recipient_keys,
+)
+from shared.db import transaction
 
 CONTENT_KEY = "triage-content"
 
@@ -29,13 +36,21 @@ async def _on_start(runtime: Runtime) -> None:
     else:
         keys = load_or_create_recipient_keys(settings.keys_dir, CONTENT_KEY)
     runtime.extras["content_keys"] = keys
+    # Wraps the per-ticket keys of handlers' reasons; follows `sanad keys rotate`.
+    masters = load_master_keyring(settings)
+    runtime.extras["masters"] = masters
+    async with transaction(runtime.writer_sessions) as session:
+        await service.seal_clear_reasons(session=session, masters=masters)
     start_sla_job(runtime, settings.sla_check_seconds)
 
 
 DEFINITION = ServiceDefinition(
     name="triage",
     title="Sanad triage",
-    description="Category, flags, priority and reasons for every ticket; SLA clocks.",
+    description=(
+        "Category, flags, priority and reasons for every ticket; SLA clocks; "
+        "the handler roster and assignment."
+    ),
     metadata=TriageBase.metadata,
     routers=(router,),
     consumers=consumers,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import JSON, Column
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import JSON, Column, LargeBinary
 from sqlalchemy.orm import registry
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from shared.audit import audit_tables
 from shared.contracts import Category, Channel, Flag, Priority, RequesterRole, SlaLevel
 from shared.db import UTCDateTime
 
@@ -63,9 +64,11 @@ class TriageChange(TriageBase, table=True):
     category: str
     flags: list[str] = SQLField(sa_column=Column(JSON, nullable=False))
     priority: str
-    # A handler's own words, which may name people: shown to staff through this API only,
-    # never put in events, logs or exports, and dropped when the requester is erased.
+    # Written in clear before reasons were encrypted; sealed into `reason_sealed` at start.
     reason: str | None = None
+    # A handler's own words, which may name people: encrypted under the ticket's key
+    # (keys.py), shown to staff through this API only, never in events, logs or exports.
+    reason_sealed: bytes | None = SQLField(default=None, sa_column=Column(LargeBinary))
     changed_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 
@@ -88,6 +91,66 @@ class SlaClock(TriageBase, table=True):
     next_check_at: datetime | None = SQLField(
         default=None, sa_column=Column(UTCDateTime(), index=True)
     )
+
+
+class TicketKey(TriageBase, table=True):
+    """A ticket's data key, wrapped under the master key; deleted when the requester is erased."""
+
+    __tablename__ = "ticket_keys"
+
+    # `ticket_id` is also the wrap's associated data, as shared.keyrotation expects.
+    ticket_id: uuid.UUID = SQLField(primary_key=True)
+    wrapped_key: bytes | None = SQLField(default=None, sa_column=Column(LargeBinary))
+
+
+class Handler(TriageBase, table=True):
+    """One person on the roster: who reads which language, knows which category, takes how many."""
+
+    __tablename__ = "handlers"
+
+    handler_id: str = SQLField(primary_key=True)
+    label: str
+    languages: list[str] = SQLField(sa_column=Column(JSON, nullable=False))
+    expertise: list[str] = SQLField(sa_column=Column(JSON, nullable=False))
+    max_open: int
+    available: bool
+    # The API token this handler uses, so that they may take a ticket for themselves.
+    token_id: str | None = SQLField(default=None, unique=True)
+    created_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Assignment(TriageBase, table=True):
+    """Who holds a triaged ticket now (None: nobody); `open` until it is closed or erased."""
+
+    __tablename__ = "assignments"
+
+    ticket_id: uuid.UUID = SQLField(primary_key=True)
+    handler_id: str | None = SQLField(default=None, index=True)
+    open: bool = SQLField(default=True, index=True)
+    automatic: bool
+    # The token id of whoever assigned, or "triage".
+    actor_id: str
+    assigned_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AssignmentChange(TriageBase, table=True):
+    """Every change of a ticket's handler, with the optional reason encrypted."""
+
+    __tablename__ = "assignment_changes"
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    ticket_id: uuid.UUID = SQLField(index=True)
+    handler_id: str | None = None
+    previous_handler_id: str | None = None
+    automatic: bool
+    actor_id: str
+    reason_sealed: bytes | None = SQLField(default=None, sa_column=Column(LargeBinary))
+    changed_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# Who read or changed which ticket's triage (shared.audit): ids only, hash-chained.
+AUDIT_TABLES = audit_tables(TriageBase.metadata)
 
 
 class ClassifyRequest(BaseModel):
@@ -173,6 +236,24 @@ class SlaPublic(BaseModel):
     stopped_at: datetime | None
 
 
+class AssignmentChangePublic(BaseModel):
+    handler_id: str | None
+    previous_handler_id: str | None
+    automatic: bool
+    actor_id: str
+    reason: str | None
+    changed_at: datetime
+
+
+class AssignmentPublic(BaseModel):
+    handler_id: str | None
+    automatic: bool
+    actor_id: str
+    assigned_at: datetime
+    open: bool
+    history: list[AssignmentChangePublic]
+
+
 class TriageDetail(TriagePublic):
     """The triage, what the classifier first said, every change since, and the SLA clock."""
 
@@ -180,6 +261,7 @@ class TriageDetail(TriagePublic):
     changes: list[ChangePublic]
     suggestion: SuggestionPublic | None
     sla: SlaPublic | None
+    assignment: AssignmentPublic | None = None
 
 
 class OverrideExportRow(BaseModel):
@@ -194,3 +276,104 @@ class OverrideExportRow(BaseModel):
     label_flags: list[Flag]
     label_priority: Priority
     overridden_at: datetime
+
+
+# --- roster and assignment ----------------------------------------------------------
+
+SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
+# Taxonomy codes (ar, ar-Latn, fr, en) and the other languages triage detects (fa, ckb, tr...).
+_LANGUAGE = r"^[a-z]{2,3}(?:-Latn)?$"
+Language = Annotated[str, Field(pattern=_LANGUAGE)]
+_TOKEN_ID = r"^[A-Za-z0-9_-]{1,16}$"  # noqa: S105 - the shape of a token's public id
+
+
+def _unique(values: list[Any] | None) -> list[Any] | None:
+    if values is not None and len(set(values)) != len(values):
+        raise ValueError("each value may appear once")
+    return values
+
+
+class HandlerFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str = Field(min_length=1, max_length=80)
+    languages: list[Language] = Field(min_length=1, max_length=12)
+    expertise: list[Category] = Field(default_factory=list, max_length=len(Category))
+    max_open: int = Field(default=10, ge=1, le=500)
+    available: bool = True
+    token_id: str | None = Field(default=None, pattern=_TOKEN_ID)
+
+    @field_validator("languages", "expertise")
+    @classmethod
+    def _once(cls, values: list[Any]) -> list[Any]:
+        return _unique(values) or []
+
+
+class HandlerCreate(HandlerFields):
+    """A new roster entry; `handler_id` is a slug, never a name (it travels in events)."""
+
+    handler_id: str = Field(pattern=SLUG)
+
+
+class HandlerUpdate(BaseModel):
+    """Only the fields given change; `token_id` null unlinks the token."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    label: str | None = Field(default=None, min_length=1, max_length=80)
+    languages: list[Language] | None = Field(default=None, min_length=1, max_length=12)
+    expertise: list[Category] | None = Field(default=None, max_length=len(Category))
+    max_open: int | None = Field(default=None, ge=1, le=500)
+    available: bool | None = None
+    token_id: str | None = Field(default=None, pattern=_TOKEN_ID)
+
+    @field_validator("languages", "expertise")
+    @classmethod
+    def _once(cls, values: list[Any] | None) -> list[Any] | None:
+        return _unique(values)
+
+    @model_validator(mode="after")
+    def _null_only_unlinks(self) -> HandlerUpdate:
+        given_null = {k for k in self.model_fields_set if getattr(self, k) is None}
+        if given_null - {"token_id"}:
+            raise ValueError(f"{', '.join(sorted(given_null - {'token_id'}))} cannot be null")
+        return self
+
+
+class HandlerPublic(BaseModel):
+    handler_id: str
+    label: str
+    languages: list[str]
+    expertise: list[Category]
+    max_open: int
+    available: bool
+    token_id: str | None
+    open_tickets: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class AssignmentRequest(BaseModel):
+    """A handler for the ticket (null: unassigned), with an optional reason kept encrypted."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    handler_id: str | None = Field(pattern=SLUG)
+    reason: str | None = Field(default=None, min_length=1, max_length=2_000)
+
+
+class HandlerLoad(BaseModel):
+    handler_id: str
+    label: str
+    available: bool
+    max_open: int
+    open: int
+    by_priority: dict[Priority, int]
+
+
+class Workload(BaseModel):
+    """Open tickets per handler and per priority, and those nobody holds."""
+
+    handlers: list[HandlerLoad]
+    unassigned: int
+    unassigned_by_priority: dict[Priority, int]

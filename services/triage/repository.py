@@ -6,18 +6,35 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.triage.models import SlaClock, TriageChange, TriageRecord
+from services.triage.models import (
+    Assignment,
+    AssignmentChange,
+    Handler,
+    SlaClock,
+    TicketKey,
+    TriageChange,
+    TriageRecord,
+)
 
 
 async def get(session: AsyncSession, ticket_id: uuid.UUID) -> TriageRecord | None:
     return await session.get(TriageRecord, ticket_id)
 
 
-def add(session: AsyncSession, record: TriageRecord | TriageChange | SlaClock) -> None:
+def add(
+    session: AsyncSession,
+    record: TriageRecord
+    | TriageChange
+    | SlaClock
+    | TicketKey
+    | Handler
+    | Assignment
+    | AssignmentChange,
+) -> None:
     session.add(record)
 
 
@@ -82,5 +99,92 @@ async def forget_words(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -
         .values(reasons=[], suggestion=None)
     )
     await session.execute(
-        update(TriageChange).where(col(TriageChange.ticket_id).in_(ticket_ids)).values(reason=None)
+        update(TriageChange)
+        .where(col(TriageChange.ticket_id).in_(ticket_ids))
+        .values(reason=None, reason_sealed=None)
     )
+    await session.execute(
+        update(AssignmentChange)
+        .where(col(AssignmentChange.ticket_id).in_(ticket_ids))
+        .values(reason_sealed=None)
+    )
+    # The keys go too, so a copy of the ciphertext kept elsewhere stays unreadable; a row
+    # without a key says "erased", so a later override does not make a new one.
+    await session.execute(
+        update(TicketKey).where(col(TicketKey.ticket_id).in_(ticket_ids)).values(wrapped_key=None)
+    )
+    keyed = set(
+        (
+            await session.scalars(
+                select(col(TicketKey.ticket_id)).where(col(TicketKey.ticket_id).in_(ticket_ids))
+            )
+        ).all()
+    )
+    session.add_all(
+        [TicketKey(ticket_id=t, wrapped_key=None) for t in ticket_ids if t not in keyed]
+    )
+
+
+async def get_ticket_key(session: AsyncSession, ticket_id: uuid.UUID) -> TicketKey | None:
+    return await session.get(TicketKey, ticket_id)
+
+
+async def clear_reasons(session: AsyncSession, *, limit: int) -> Sequence[TriageChange]:
+    """Changes whose reason is still stored in clear (written before encryption)."""
+    query = (
+        select(TriageChange)
+        .where(col(TriageChange.reason).is_not(None))
+        .order_by(col(TriageChange.id))
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+# --- roster and assignment ----------------------------------------------------------
+
+
+async def get_handler(session: AsyncSession, handler_id: str) -> Handler | None:
+    return await session.get(Handler, handler_id)
+
+
+async def handler_of_token(session: AsyncSession, token_id: str) -> Handler | None:
+    query = select(Handler).where(col(Handler.token_id) == token_id)
+    return (await session.scalars(query)).first()
+
+
+async def handlers(session: AsyncSession) -> Sequence[Handler]:
+    return (await session.scalars(select(Handler).order_by(col(Handler.handler_id)))).all()
+
+
+async def get_assignment(session: AsyncSession, ticket_id: uuid.UUID) -> Assignment | None:
+    return await session.get(Assignment, ticket_id)
+
+
+async def assignment_changes_of(
+    session: AsyncSession, ticket_id: uuid.UUID
+) -> Sequence[AssignmentChange]:
+    query = (
+        select(AssignmentChange)
+        .where(col(AssignmentChange.ticket_id) == ticket_id)
+        .order_by(col(AssignmentChange.changed_at), col(AssignmentChange.id))
+    )
+    return (await session.scalars(query)).all()
+
+
+async def open_load(session: AsyncSession) -> dict[tuple[str | None, str], int]:
+    """Open tickets by (handler id or None, priority)."""
+    query = (
+        select(col(Assignment.handler_id), col(TriageRecord.priority), func.count())
+        .join(TriageRecord, col(TriageRecord.ticket_id) == col(Assignment.ticket_id))
+        .where(col(Assignment.open))
+        .group_by(col(Assignment.handler_id), col(TriageRecord.priority))
+    )
+    return {(h, p): n for h, p, n in (await session.execute(query)).all()}
+
+
+async def close_assignments(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> None:
+    """Closed or erased tickets no longer count in anyone's load."""
+    if ticket_ids:
+        await session.execute(
+            update(Assignment).where(col(Assignment.ticket_id).in_(ticket_ids)).values(open=False)
+        )

@@ -12,11 +12,13 @@ from enum import StrEnum
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.triage import clocks, repository
+from services.triage import clocks, keys, repository, roster
 from services.triage.domain import Classification, classify
 from services.triage.errors import TriageNotFound
 from services.triage.lexicon import Lexicon
 from services.triage.models import (
+    AUDIT_TABLES,
+    AssignmentRequest,
     ChangePublic,
     ClassificationPublic,
     ClassifyRequest,
@@ -29,6 +31,9 @@ from services.triage.models import (
     TriageDetail,
     TriageRecord,
 )
+from shared import audit
+from shared.audit import ObjectType
+from shared.auth import Principal
 from shared.contracts import (
     Category,
     Flag,
@@ -40,9 +45,11 @@ from shared.contracts import (
     TicketTriaged,
     TicketTriagedData,
 )
-from shared.crypto import CryptoError, RecipientKeyPair, open_sealed
+from shared.crypto import CryptoError, DataKey, MasterKeyring, RecipientKeyPair, open_sealed
 from shared.messaging.consumer import PermanentError
 from shared.messaging.outbox import add_to_outbox
+
+OVERRIDE_KIND = "override"
 
 
 def sealed_text_aad(ticket_id: uuid.UUID) -> bytes:
@@ -94,10 +101,11 @@ async def triage_ticket(
     event: TicketReceived,
     lexicon: Lexicon,
     keys: RecipientKeyPair,
+    masters: MasterKeyring,
     outbox: Table,
     now: datetime | None = None,
 ) -> TriageRecord:
-    """Classify a received ticket, store the result and stage `ticket.triaged`."""
+    """Classify a received ticket, store it, stage `ticket.triaged`, and assign a handler."""
     if event.ticket_id is None:
         raise PermanentError("ticket.received without a ticket id")
     # The inbox makes each event apply once; this makes each ticket triage once, even if
@@ -164,6 +172,9 @@ async def triage_ticket(
             ),
         ),
     )
+    await roster.auto_assign(
+        session=session, outbox=outbox, masters=masters, record=record, now=triaged_at
+    )
     return record
 
 
@@ -182,7 +193,7 @@ def _classifier_label(record: TriageRecord) -> Label:
     )
 
 
-def _change_public(change: TriageChange) -> ChangePublic:
+def _change_public(change: TriageChange, key: DataKey | None) -> ChangePublic:
     return ChangePublic(
         **_label(change.category, change.flags, change.priority).model_dump(),
         source=change.source,
@@ -190,7 +201,7 @@ def _change_public(change: TriageChange) -> ChangePublic:
         from_category=Category(change.from_category),
         from_flags=[Flag(f) for f in change.from_flags],
         from_priority=Priority(change.from_priority),
-        reason=change.reason,
+        reason=keys.open_reason(key, change.ticket_id, OVERRIDE_KIND, change.reason_sealed),
         changed_at=change.changed_at,
     )
 
@@ -200,13 +211,27 @@ def _suggestion_public(suggestion: dict[str, object] | None) -> SuggestionPublic
 
 
 async def read_triage(
-    *, session: AsyncSession, ticket_id: uuid.UUID, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    masters: MasterKeyring | None = None,
+    now: datetime | None = None,
 ) -> TriageDetail:
-    """A ticket's triage, the classifier's first answer, changes, suggestion and clock."""
+    """A ticket's triage, the classifier's first answer, changes, suggestion, clock, handler.
+
+    Without `masters` the handlers' reasons are not decrypted (they read null).
+    """
     record = await repository.get(session, ticket_id)
     if record is None:
         raise TriageNotFound()
     clock = await repository.get_clock(session, ticket_id)
+    changes = await repository.changes_of(session, ticket_id)
+    key = None
+    if masters is not None and any(c.reason_sealed is not None for c in changes):
+        key = await keys.ticket_key(session, masters, ticket_id, create=False)
+    assignment = await roster.assignment_public(
+        session=session, masters=masters, ticket_id=ticket_id
+    )
     return TriageDetail(
         ticket_id=record.ticket_id,
         category=Category(record.category),
@@ -220,10 +245,32 @@ async def read_triage(
         received_at=record.received_at,
         triaged_at=record.triaged_at,
         classifier=_classifier_label(record),
-        changes=[_change_public(c) for c in await repository.changes_of(session, ticket_id)],
+        changes=[_change_public(c, key) for c in changes],
         suggestion=_suggestion_public(record.suggestion),
         sla=clocks.clock_public(clock, now or datetime.now(UTC)) if clock else None,
+        assignment=assignment,
     )
+
+
+async def _audit(
+    session: AsyncSession, actor: Principal, action: audit.Action, ticket_id: uuid.UUID
+) -> None:
+    await audit.record(
+        session,
+        AUDIT_TABLES,
+        actor=actor,
+        action=action,
+        objects=[(ObjectType.ticket, str(ticket_id))],
+    )
+
+
+async def view_triage(
+    *, session: AsyncSession, masters: MasterKeyring, ticket_id: uuid.UUID, actor: Principal
+) -> TriageDetail:
+    """`read_triage` for a person, reasons decrypted; audited."""
+    detail = await read_triage(session=session, ticket_id=ticket_id, masters=masters)
+    await _audit(session, actor, audit.Action.read, ticket_id)
+    return detail
 
 
 async def apply_change(
@@ -234,10 +281,13 @@ async def apply_change(
     source: RepriorityReason,
     actor_id: str,
     label: Label,
-    reason: str | None,
+    reason: bytes | None,
     now: datetime,
 ) -> None:
-    """Apply a new label to a triaged ticket: history row, clock, `ticket.reprioritised`."""
+    """Apply a new label to a triaged ticket: history row, clock, `ticket.reprioritised`.
+
+    `reason` is the handler's reason already sealed under the ticket's key.
+    """
     before = _label(record.category, record.flags, record.priority)
     if record.classifier_category is None:
         record.classifier_category = before.category.value
@@ -256,7 +306,7 @@ async def apply_change(
             category=label.category.value,
             flags=flags,
             priority=label.priority.value,
-            reason=reason,
+            reason_sealed=reason,
             changed_at=now,
         ),
     )
@@ -293,12 +343,16 @@ async def override_triage(
     *,
     session: AsyncSession,
     outbox: Table,
+    masters: MasterKeyring,
     ticket_id: uuid.UUID,
     request: OverrideRequest,
-    actor_id: str,
+    actor: Principal,
     now: datetime | None = None,
 ) -> TriageDetail:
-    """A handler sets category, flags and priority; the same label again changes nothing."""
+    """A handler sets category, flags and priority; the same label again changes nothing.
+
+    The reason is stored encrypted under the ticket's key; audited.
+    """
     record = await repository.get(session, ticket_id)
     if record is None:
         raise TriageNotFound()
@@ -314,13 +368,54 @@ async def override_triage(
             outbox=outbox,
             record=record,
             source=RepriorityReason.override,
-            actor_id=actor_id,
+            actor_id=actor.token_id,
             label=label,
-            reason=request.reason,
+            reason=await keys.seal_reason(
+                session, masters, ticket_id, OVERRIDE_KIND, request.reason
+            ),
             now=now,
         )
         await session.flush()
-    return await read_triage(session=session, ticket_id=ticket_id, now=now)
+    await _audit(session, actor, audit.Action.update, ticket_id)
+    return await read_triage(session=session, ticket_id=ticket_id, masters=masters, now=now)
+
+
+async def assign_ticket(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    masters: MasterKeyring,
+    ticket_id: uuid.UUID,
+    request: AssignmentRequest,
+    actor: Principal,
+) -> TriageDetail:
+    """Set or take a ticket's handler (roster.assign); audited."""
+    await roster.assign(
+        session=session,
+        outbox=outbox,
+        masters=masters,
+        ticket_id=ticket_id,
+        request=request,
+        actor=actor,
+    )
+    await _audit(session, actor, audit.Action.update, ticket_id)
+    return await read_triage(session=session, ticket_id=ticket_id, masters=masters)
+
+
+async def seal_clear_reasons(
+    *, session: AsyncSession, masters: MasterKeyring, batch: int = 500
+) -> int:
+    """Encrypt reasons stored in clear before this version; how many were."""
+    done = 0
+    while rows := await repository.clear_reasons(session, limit=batch):
+        for change in rows:
+            change.reason_sealed = await keys.seal_reason(
+                session, masters, change.ticket_id, OVERRIDE_KIND, change.reason
+            )
+            change.reason = None
+        await session.flush()
+        done += len(rows)
+    return done
 
 
 class ExportFormat(StrEnum):

@@ -53,23 +53,43 @@ def squeeze_fully(normalised: str) -> str:
 # --- Arabizi -------------------------------------------------------------------
 # Arabizi is written many ways ("hakarouli", "7akaroli", "hakrouli"), so it is
 # matched on a consonant skeleton: digits mapped to the letters they stand for,
-# vowels dropped, doubled letters single. Lexicon patterns get the same treatment.
+# vowels dropped, doubled letters single. Lexicon patterns get the same treatment;
+# tests/unit/test_arabizi.py keeps lexicon words apart from everyday ones.
 
-_DIGITS = {"2": "", "3": "3", "5": "kh", "6": "t", "7": "h", "8": "gh", "9": "k"}
-_DIGRAPHS = (("ch", "sh"), ("dj", "j"), ("ou", ""), ("q", "k"), ("c", "k"))
+# "2" (hamza, or qaf in the Levant) is a consonant: "5tara2" (hacked) is not "5atr".
+# خ and غ are one letter each, written "5"/"kh" and "8"/"gh": one symbol each, so that
+# "fakkouh" (they freed him) is not "fa5" (a trap).
+_DIGITS = {"3": "3", "5": "5", "6": "t", "7": "h", "8": "8", "9": "k"}
+_DIGRAPHS = (
+    ("kh", "5"),
+    ("gh", "8"),
+    ("ch", "sh"),
+    ("dj", "j"),
+    ("ou", ""),
+    ("q", "k"),
+    # the Gulf, Iraq and the Maghreb say qaf as "g": "galo", "gaa3id", "ma3tagal"
+    ("g", "k"),
+    ("c", "k"),
+)
 _VOWELS = re.compile(r"[aeiou]")
 _DOUBLES = re.compile(r"(\w)\1+")
 _LATIN_WORD = re.compile(r"[a-z0-9']+")
 
 
 def skeleton_word(word: str) -> str:
-    """One Latin word as its Arabizi skeleton; a number stays a number."""
+    """One Latin word as its Arabizi skeleton; a number stays a number.
+
+    Letters doubled side by side are one ("sakkaro" is "sakaro"), but the same letter
+    twice across a vowel stays twice ("thobab" is not "t7eb").
+    """
     if word.isdigit():
         return word
-    out = "".join(_DIGITS.get(ch, ch) for ch in word.replace("'", ""))
+    out = _DOUBLES.sub(r"\1", "".join(_DIGITS.get(ch, ch) for ch in word.replace("'", "")))
+    if len(out) >= 5 and out.endswith("aw"):
+        out = out[:-2] + "ou"  # "hakraw" (Gulf, Iraq, Maghreb) is "hakarou"
     for old, new in _DIGRAPHS:
         out = out.replace(old, new)
-    return _DOUBLES.sub(r"\1", _VOWELS.sub("", out))
+    return _VOWELS.sub("", out)
 
 
 def skeleton(normalised: str) -> str:

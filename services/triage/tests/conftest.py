@@ -63,6 +63,7 @@ def triaged(runtime: Runtime, lexicon: Lexicon, content_keys: RecipientKeyPair) 
                 event=event,
                 lexicon=lexicon,
                 keys=content_keys,
+                masters=runtime.extras["masters"],
                 outbox=runtime.outbox,
             )
         assert event.ticket_id is not None

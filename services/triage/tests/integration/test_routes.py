@@ -26,7 +26,12 @@ async def triage(
     event = ticket_received(text=text, sealed_for=keys.public_key)
     async with transaction(runtime.writer_sessions) as session:
         await triage_ticket(
-            session=session, event=event, lexicon=lexicon, keys=keys, outbox=runtime.outbox
+            session=session,
+            event=event,
+            lexicon=lexicon,
+            keys=keys,
+            masters=runtime.extras["masters"],
+            outbox=runtime.outbox,
         )
     assert event.ticket_id is not None
     return event.ticket_id

@@ -20,7 +20,7 @@ from services.triage.tests.builders import closed, message_added, status_changed
 from services.triage.tests.conftest import Triaged
 from services.triage.tests.integration.events import staged
 from shared.app import Runtime
-from shared.auth import Scope
+from shared.auth import Principal, Scope
 from shared.contracts import Author, SlaBreached, TicketStatus
 from shared.db import transaction
 from shared.testing.asgi import runtime_of, serve
@@ -161,8 +161,9 @@ async def test_a_lower_priority_lets_levels_not_reached_under_it_fire_again(
             session=session,
             outbox=runtime.outbox,
             ticket_id=ticket_id,
+            masters=runtime.extras["masters"],
             request=OverrideRequest.model_validate(body),
-            actor_id="tok-1",
+            actor=Principal(token_id="tok-1", name="test", scope=Scope.handler),
             now=at(131),
         )
     await check_once(runtime, at(240))

@@ -50,6 +50,7 @@ def apply(runtime: Runtime, lexicon: Lexicon, content_keys: RecipientKeyPair) ->
                 event=event,
                 lexicon=lexicon,
                 keys=content_keys,
+                masters=runtime.extras["masters"],
                 outbox=runtime.outbox,
             )
 
