@@ -10,6 +10,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import ClassVar, NoReturn
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
@@ -27,12 +28,17 @@ from shared.crypto import (
 )
 from shared.db import make_engine
 from shared.keyrotation import (
-    INTAKE_WRAPPED_KEYS,
+    SERVICE_KEYS,
     RotationError,
-    rewrap_until_done,
-    rotate_key_files,
+    RotationTarget,
+    rewrap_targets,
+    rotate_master_files,
+    wait_for_indexes,
 )
 from shared.settings import BaseServiceSettings
+
+# The services that keep a hash-chained audit log (shared/audit.py) in their database.
+AUDITED_SERVICES = ("intake", "triage", "escalation")
 
 Command = Callable[[argparse.Namespace, TokenStore, "CliSettings"], Awaitable[int]]
 
@@ -43,17 +49,32 @@ class CliSettings(BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SANAD_", extra="ignore", frozen=True)
     service_name: ClassVar[str] = "cli"
 
-    # The intake database (audit log, data keys): the same variable intake itself reads.
+    # Each service's database, from the same variables the services read (default: the
+    # SQLite files under var/db/): intake's audit log and data keys, triage's and
+    # escalation's data keys.
     intake_database_url: str = Field(
         default="", validation_alias=AliasChoices("INTAKE_DATABASE_URL", "intake_database_url")
     )
+    triage_database_url: str = Field(
+        default="", validation_alias=AliasChoices("TRIAGE_DATABASE_URL", "triage_database_url")
+    )
+    escalation_database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("ESCALATION_DATABASE_URL", "escalation_database_url"),
+    )
 
     @model_validator(mode="after")
-    def _default_intake_database(self) -> CliSettings:
-        if not self.intake_database_url:
-            path = self.var_dir / "db" / "intake.db"
-            object.__setattr__(self, "intake_database_url", f"sqlite+aiosqlite:///{path}")
+    def _default_databases(self) -> CliSettings:
+        for service in ("intake", "triage", "escalation"):
+            field = f"{service}_database_url"
+            if not getattr(self, field):
+                path = self.var_dir / "db" / f"{service}.db"
+                object.__setattr__(self, field, f"sqlite+aiosqlite:///{path}")
         return self
+
+    def database_of(self, service: str) -> str:
+        url: str = getattr(self, f"{service}_database_url")
+        return url
 
 
 class UsageError(Exception):
@@ -101,12 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list tokens (never their secrets)").set_defaults(
         run=_token_list
     )
-    audit_cmd = commands.add_parser("audit", help="check intake's audit log")
+    audit_cmd = commands.add_parser("audit", help="check the services' audit logs")
     audit_actions = audit_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = audit_actions.add_parser(
         "verify", help="walk the hash chain; exit 1 if an entry was edited, removed or moved"
     )
-    verify.add_argument("--database-url", help="default: INTAKE_DATABASE_URL or var/db/intake.db")
+    verify.add_argument(
+        "--database-url",
+        help="one service's database; default: every service that keeps an audit log "
+        "(INTAKE_, TRIAGE_, ESCALATION_DATABASE_URL, or their files under var/db/)",
+    )
     verify.add_argument(
         "--anchor", type=_anchor, metavar="SEQ:HASH", help="a head printed earlier, kept elsewhere"
     )
@@ -117,13 +142,24 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = keys_actions.add_parser(
         "rotate", help="re-wrap every data key under a new master key, then destroy the old one"
     )
-    rotate.add_argument("--database-url", help="default: INTAKE_DATABASE_URL or var/db/intake.db")
+    rotate.add_argument(
+        "--database-url",
+        help="intake's database (default: INTAKE_DATABASE_URL or var/db/intake.db); triage's "
+        "and escalation's come from TRIAGE_DATABASE_URL and ESCALATION_DATABASE_URL",
+    )
     rotate.add_argument(
         "--grace",
         type=float,
         default=3.0,
         metavar="SECONDS",
         help="how long running services get to switch to the new key (default 3)",
+    )
+    rotate.add_argument(
+        "--reindex-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long to wait for the services to re-compute their keyed indexes (default 120)",
     )
     rotate.set_defaults(run=_keys_rotate)
 
@@ -197,41 +233,73 @@ async def _bootstrap_admin(_args: argparse.Namespace, store: TokenStore, s: CliS
 
 
 async def _audit_verify(args: argparse.Namespace, _: TokenStore, s: CliSettings) -> int:
-    engine = make_engine(args.database_url or s.intake_database_url)
-    try:
-        async with engine.connect() as conn:
-            verdict = await audit.verify(conn, audit.audit_tables(MetaData()), anchor=args.anchor)
-    finally:
-        await engine.dispose()
-    if not verdict.ok:
-        return _fail(f"audit log broken: {verdict.problem}", code=1)
-    print(f"audit log intact: {verdict.entries} entries")
-    print(f"head: {verdict.head_seq}:{verdict.head_hash}")
-    return 0
+    if args.database_url:
+        logs = {"": args.database_url}
+    elif args.anchor is not None:
+        return _fail("--anchor names one log's head: give its --database-url too", code=2)
+    else:
+        logs = {name: s.database_of(name) for name in AUDITED_SERVICES}
+        logs = {name: url for name, url in logs.items() if _exists(url)}
+    broken = False
+    for name, url in logs.items():
+        label = f"{name}: " if name else ""
+        engine = make_engine(url)
+        try:
+            async with engine.connect() as conn:
+                verdict = await audit.verify(
+                    conn, audit.audit_tables(MetaData()), anchor=args.anchor
+                )
+        finally:
+            await engine.dispose()
+        if not verdict.ok:
+            print(f"{label}audit log broken: {verdict.problem}", file=sys.stderr)
+            broken = True
+            continue
+        print(f"{label}audit log intact: {verdict.entries} entries")
+        print(f"{label}head: {verdict.head_seq}:{verdict.head_hash}")
+    return 1 if broken else 0
 
 
 async def _keys_rotate(args: argparse.Namespace, _: TokenStore, s: CliSettings) -> int:
-    # A writer engine: its transactions take SQLite's write lock at BEGIN, so a read that
+    urls = {k.service: s.database_of(k.service) for k in SERVICE_KEYS}
+    if args.database_url:
+        urls["intake"] = args.database_url
+    # Writer engines: their transactions take SQLite's write lock at BEGIN, so a read that
     # turns into an update never fails because the running service committed in between.
-    engine = make_engine(args.database_url or s.intake_database_url, writer=True)
+    targets = [
+        RotationTarget(keys=k, engine=make_engine(urls[k.service], writer=True))
+        for k in SERVICE_KEYS
+        if _exists(urls[k.service])
+    ]
     try:
         if s.master_key is not None:
             # Keys from the environment: only the re-wrap is ours to do.
             masters = load_master_keyring(s)
-            count = await rewrap_until_done(
-                engine, INTAKE_WRAPPED_KEYS, masters=masters, to=masters.current
-            )
+            count = await rewrap_targets(targets, masters=masters, to=masters.current)
+            await wait_for_indexes(targets, to=masters.current, within=args.reindex_timeout)
             print(f"re-wrapped {count} data keys under master {masters.current.key_id}")
             print("now remove SANAD_PREVIOUS_MASTER_KEYS and restart the services")
             return 0
-        rotation = await rotate_key_files(s.keys_dir, engine, grace=args.grace)
+        rotation = await rotate_master_files(
+            s.keys_dir, targets, grace=args.grace, reindex_timeout=args.reindex_timeout
+        )
     except (RotationError, CryptoError) as exc:
         return _fail(f"rotation stopped: {exc}", code=1)
     finally:
-        await engine.dispose()
-    print(f"new master key {rotation.new_key_id}; re-wrapped {rotation.rewrapped} data keys")
+        for target in targets:
+            await target.engine.dispose()
+    print(
+        f"new master key {rotation.new_key_id}; re-wrapped {rotation.rewrapped} data keys "
+        f"in {', '.join(t.keys.service for t in targets)}"
+    )
     print(f"destroyed master key(s) {', '.join(rotation.retired_key_ids)}")
     return 0
+
+
+def _exists(url: str) -> bool:
+    """False for a SQLite file that was never created (a service that never ran here)."""
+    prefix = "sqlite+aiosqlite:///"
+    return not url.startswith(prefix) or Path(url.removeprefix(prefix)).exists()
 
 
 def _anchor(text: str) -> tuple[int, str]:

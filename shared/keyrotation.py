@@ -8,7 +8,10 @@ With key files (development, one host), `rotate_key_files`:
 2. waits `grace` seconds, so that no service wraps under the old master any
    more, then re-wraps every data key still under another master, in batches
    (compare-and-set: a key erased meanwhile stays erased);
-3. checks that none is left, then destroys the retired key files.
+3. checks that none is left, waits until every keyed index (an HMAC under a key
+   derived from the master, such as intake's contact index) has been computed
+   again under the new master by the service that owns it, then destroys the
+   retired key files.
 After step 3 a copy of the database taken before the rotation holds data keys
 wrapped under a master that no longer exists: this is what makes an erasure
 hold against old copies (docs/security.md).
@@ -22,11 +25,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Column, LargeBinary, MetaData, Table, Uuid, select, update
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.crypto import (
@@ -66,8 +80,64 @@ class WrappedKeys:
         )
 
 
+@dataclass(frozen=True)
+class KeyedIndex:
+    """Values keyed under the master (HMAC indexes), with the id of the master each used.
+
+    Only the owning service can compute them again (it alone knows what was hashed);
+    rotation waits until none is left under another master.
+    """
+
+    table: str
+    value_column: str
+    key_column: str
+
+    def core_table(self) -> Table:
+        return Table(
+            self.table,
+            MetaData(),
+            Column(self.value_column, String, nullable=True),
+            Column(self.key_column, String, nullable=True),
+        )
+
+
+@dataclass(frozen=True)
+class ServiceKeys:
+    """What one service's database holds under the master key."""
+
+    service: str
+    wrapped: tuple[WrappedKeys, ...] = ()
+    indexes: tuple[KeyedIndex, ...] = ()
+
+
+@dataclass(frozen=True)
+class RotationTarget:
+    """A service's database to bring under the new master."""
+
+    keys: ServiceKeys
+    engine: AsyncEngine
+
+
 # intake's requesters (services/intake/models.py; a test there keeps the two in step).
 INTAKE_WRAPPED_KEYS = WrappedKeys("requesters")
+INTAKE_KEYS = ServiceKeys(
+    "intake",
+    wrapped=(INTAKE_WRAPPED_KEYS,),
+    indexes=(KeyedIndex("requesters", "contact_index", "contact_index_key"),),
+)
+# triage's per-ticket keys for handlers' reasons (services/triage/keys.py).
+TRIAGE_KEYS = ServiceKeys("triage", wrapped=(WrappedKeys("ticket_keys", id_column="ticket_id"),))
+# escalation's per-ticket keys and the key of the tokens partners issued us
+# (services/escalation/keys.py ESCALATION_WRAPPED_KEYS; a test there keeps them in step).
+ESCALATION_KEYS = ServiceKeys(
+    "escalation",
+    wrapped=(
+        WrappedKeys("ticket_keys", id_column="ticket_id"),
+        WrappedKeys("partners", id_column="token_key_id", key_column="token_wrapped_key"),
+    ),
+)
+# Every service that keeps something under the master key, in the order rotation visits.
+SERVICE_KEYS: tuple[ServiceKeys, ...] = (INTAKE_KEYS, TRIAGE_KEYS, ESCALATION_KEYS)
 
 
 @dataclass(frozen=True)
@@ -127,26 +197,71 @@ async def rewrap_until_done(
     raise RotationError("data keys under an old master keep appearing; retired keys kept")
 
 
-async def rotate_key_files(
+async def stale_indexes(engine: AsyncEngine, index: KeyedIndex, *, to: MasterKey) -> int:
+    """How many values of `index` were computed under another master than `to`."""
+    table = index.core_table()
+    values, key_ids = table.c[index.value_column], table.c[index.key_column]
+    query = (
+        select(func.count())
+        .select_from(table)
+        .where(values.is_not(None), or_(key_ids.is_(None), key_ids != to.key_id))
+    )
+    async with engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def wait_for_indexes(
+    targets: Sequence[RotationTarget],
+    *,
+    to: MasterKey,
+    within: float,
+    every: float = 0.5,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Wait until the services have re-computed every keyed index under `to`."""
+    for _ in range(max(1, int(within / every))):
+        left = [
+            await stale_indexes(t.engine, index, to=to) for t in targets for index in t.keys.indexes
+        ]
+        if not any(left):
+            return
+        await sleep(every)
+    raise RotationError(
+        f"{sum(left)} keyed index value(s) still under an old master after {within:g}s: "
+        "is the service that owns them running? Retired keys kept"
+    )
+
+
+async def rewrap_targets(
+    targets: Sequence[RotationTarget], *, masters: Mapping[str, MasterKey], to: MasterKey
+) -> int:
+    """Re-wrap every target's data keys under `to`; how many were."""
+    total = 0
+    for target in targets:
+        for where in target.keys.wrapped:
+            total += await rewrap_until_done(target.engine, where, masters=masters, to=to)
+    return total
+
+
+async def rotate_master_files(
     keys_dir: Path,
-    engine: AsyncEngine,
-    where: WrappedKeys = INTAKE_WRAPPED_KEYS,
+    targets: Sequence[RotationTarget],
     *,
     grace: float = 3.0,
+    reindex_timeout: float = 120.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Rotation:
-    """Steps 1 to 3 above on the key files under `keys_dir`."""
+    """Steps 1 to 3 above on the key files under `keys_dir`, for every service's database."""
     current, retired = read_master_key_files(keys_dir)
     new = MasterKey.generate()
     write_master_key_file(keys_dir / f"master-retired-{current.key_id}.key", current)
     write_master_key_file(keys_dir / MASTER_FILE, new)
     await sleep(grace)
     try:
-        rewrapped = await rewrap_until_done(
-            engine, where, masters=keyring(new, current, *retired), to=new
-        )
+        rewrapped = await rewrap_targets(targets, masters=keyring(new, current, *retired), to=new)
     except CryptoError as exc:
         raise RotationError(f"a data key could not be unwrapped: {exc}") from None
+    await wait_for_indexes(targets, to=new, within=reindex_timeout, sleep=sleep)
     _destroy_retired(keys_dir)
     return Rotation(
         new_key_id=new.key_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -18,6 +19,7 @@ from uuid import UUID
 
 from fastapi import FastAPI
 from httpx import AsyncClient
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -32,6 +34,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import (
     Link,
@@ -301,6 +304,27 @@ class JourneySampler(Sampler):
         return "JourneySampler"
 
 
+class SecretsIdGenerator(RandomIdGenerator):
+    """Trace and span ids from the OS's CSPRNG (`secrets`), not the `random` module.
+
+    Ids travel in NATS headers and outbox rows; a predictable generator would let
+    one id be guessed from another. It also leaves the global `random` state alone
+    for code (and property-based tests) that seed it.
+    """
+
+    def generate_span_id(self) -> int:
+        span_id = secrets.randbits(64)
+        while span_id == trace.INVALID_SPAN_ID:
+            span_id = secrets.randbits(64)
+        return span_id
+
+    def generate_trace_id(self) -> int:
+        trace_id = secrets.randbits(128)
+        while trace_id == trace.INVALID_TRACE_ID:
+            trace_id = secrets.randbits(128)
+        return trace_id
+
+
 def setup_tracing(
     service_name: str,
     settings: BaseServiceSettings,
@@ -309,7 +333,9 @@ def setup_tracing(
 ) -> TracerProvider:
     """A provider for one service; an explicit `exporter` (tests) is exported synchronously."""
     provider = TracerProvider(
-        resource=Resource.create({SERVICE_NAME: service_name}), sampler=JourneySampler()
+        resource=Resource.create({SERVICE_NAME: service_name}),
+        sampler=JourneySampler(),
+        id_generator=SecretsIdGenerator(),
     )
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(AllowListSpanExporter(exporter)))

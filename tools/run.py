@@ -22,6 +22,8 @@ from shared.testing.nats_server import NatsServer, start_nats_server, wait_for_p
 
 SERVICES = (("intake", 8101), ("triage", 8102), ("escalation", 8103), ("reporting", 8104))
 NATS_PORT = 4222
+# Intake's SMTP server for the helpline's address (off unless a port is given).
+SMTP_PORT = 2525
 
 
 def _start_service(
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     logs = var / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SANAD_VAR_DIR": str(var)}
+    env.setdefault("INTAKE_SMTP_PORT", str(SMTP_PORT))
 
     nats: NatsServer | None = None
     if not os.environ.get("NATS_URL"):
@@ -102,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:<16} http://127.0.0.1:{port}  (docs /docs, logs {logs / name}.log)", flush=True
         )
+    smtp_port = int(env["INTAKE_SMTP_PORT"] or 0)
+    if smtp_port:
+        wait_for_port(smtp_port, timeout=60)
+        print(f"{'intake (email)':<16} smtp://127.0.0.1:{smtp_port}", flush=True)
     print("Sanad is running. Ctrl-C stops it.", flush=True)
 
     exit_code = 0

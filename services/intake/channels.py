@@ -43,6 +43,8 @@ class InboundAttachment:
     mime_type: str | None = None
     filename: str | None = None
     sha256: str | None = None
+    # The file itself when the channel carried it (email); platforms give an id to fetch.
+    content: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import service
+from services.intake import referrals, service
 from shared.app import Runtime
 from shared.contracts import (
     DLQ_PREFIX,
+    ReferralReceived,
     RequesterErased,
+    TicketAssigned,
     TicketMessageAdded,
     TicketReceived,
+    TicketReprioritised,
     TicketTriaged,
     stream_for,
     subject_of,
@@ -28,6 +31,29 @@ PURGE_SCANNER = "intake-purge"
 
 async def on_ticket_triaged(session: AsyncSession, event: TicketTriaged) -> None:
     await service.apply_triage(session=session, event=event)
+
+
+async def on_ticket_reprioritised(session: AsyncSession, event: TicketReprioritised) -> None:
+    await service.apply_reprioritised(session=session, event=event)
+
+
+async def on_ticket_assigned(session: AsyncSession, event: TicketAssigned) -> None:
+    await service.apply_assignment(session=session, event=event)
+
+
+def open_referrals(runtime: Runtime) -> ConsumerSpec:
+    """A partner's referral, verified by escalation, becomes a ticket here."""
+
+    async def handle(session: AsyncSession, event: ReferralReceived) -> None:
+        await referrals.open_referred_ticket(
+            session=session,
+            keys=runtime.extras["keys"],
+            content_keys=runtime.extras["content_keys"],
+            outbox=runtime.outbox,
+            event=event,
+        )
+
+    return ConsumerSpec("intake", subject_of(ReferralReceived), handle)
 
 
 def purge_erased(runtime: Runtime) -> ConsumerSpec:
@@ -62,5 +88,8 @@ def purge_erased(runtime: Runtime) -> ConsumerSpec:
 def consumers(runtime: Runtime) -> Sequence[ConsumerSpec]:
     return (
         ConsumerSpec("intake", subject_of(TicketTriaged), on_ticket_triaged),
+        ConsumerSpec("intake", subject_of(TicketReprioritised), on_ticket_reprioritised),
+        ConsumerSpec("intake", subject_of(TicketAssigned), on_ticket_assigned),
+        open_referrals(runtime),
         purge_erased(runtime),
     )

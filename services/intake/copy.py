@@ -290,3 +290,20 @@ COUNTRY_NAMES: dict[str, dict[str, str]] = {
     for lang, names in (("ar", _AR_COUNTRIES), ("fr", _FR_COUNTRIES), ("en", _EN_COUNTRIES))
 }
 LANGUAGE_NAMES = {"ar": "العربية", "fr": "Français", "en": "English"}
+
+# Replies by email: the subject after the [SND-XXXXX] reference, and a closing line.
+REPLY_EMAIL: dict[str, dict[str, str]] = {
+    "ar": {
+        "subject": "رد من فريق المساعدة",
+        "footer": "رقم متابعة طلبك: {reference}. للرد علينا، أجب على هذه الرسالة.",
+    },
+    "fr": {
+        "subject": "Réponse de l'équipe d'assistance",
+        "footer": "Référence de votre demande : {reference}. Pour nous répondre, "
+        "répondez à ce message.",
+    },
+    "en": {
+        "subject": "Reply from the helpline",
+        "footer": "Your reference: {reference}. To write back, reply to this email.",
+    },
+}

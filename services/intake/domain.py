@@ -169,3 +169,26 @@ def normalise_reference(text: str) -> str:
     """A reference as a person may type it: any case, spaces, with or without the prefix."""
     compact = "".join(unicodedata.normalize("NFKC", text).split()).upper()
     return compact if compact.startswith(REFERENCE_PREFIX) else REFERENCE_PREFIX + compact
+
+
+_ARABIC_LETTER = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_FRENCH_HINTS = re.compile(
+    r"\b(bonjour|vous|votre|nous|merci|est|les|des|avec|pour|compte|cordialement)\b|[éèêàçù]",
+    re.IGNORECASE,
+)
+
+
+def reply_language(declared: str | None, text: str) -> str:
+    """The language of a reply's subject: the one the person declared, else the reply's own."""
+    primary = (declared or "").split("-")[0].lower()
+    if primary in PAGE_LANGUAGES:
+        return primary
+    arabic = len(_ARABIC_LETTER.findall(text))
+    if arabic and arabic * 4 >= sum(ch.isalpha() for ch in text):
+        return "ar"
+    return "fr" if len(_FRENCH_HINTS.findall(text)) >= 2 else "en"
+
+
+def retry_delay(attempts: int, *, base: float, cap: float) -> float:
+    """Seconds before attempt `attempts + 1`: doubling from `base`, never more than `cap`."""
+    return float(min(cap, base * 2 ** max(0, min(attempts - 1, 30))))

@@ -19,3 +19,7 @@ class InvalidTransition(Conflict):
 
 class InvalidCursor(AppError):
     status, slug, title = 400, "invalid-cursor", "Invalid cursor"
+
+
+class AttachmentNotFound(NotFound):
+    slug, title = "attachment-not-found", "No such file is held for this ticket"

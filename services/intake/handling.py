@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import Table
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, repository
@@ -22,7 +24,7 @@ from services.intake.models import (
     TicketState,
     TicketSummary,
 )
-from services.intake.service import message_text_aad, requester_key
+from services.intake.service import message_text_aad, provider_id_aad, requester_key
 from shared import audit
 from shared.audit import ObjectType
 from shared.auth import Principal
@@ -42,6 +44,8 @@ from shared.crypto import encrypt_field
 from shared.messaging.outbox import add_to_outbox
 
 REQUESTER_ACTOR = "requester"
+# Why a reply was not sent: the person listed its channel among the ways not to reach them.
+DO_NOT_CONTACT = "do_not_contact"
 # Channels with a way back to the person; a web ticket's replies wait on the follow-up page.
 _SENDING_CHANNELS = frozenset({Channel.email, Channel.whatsapp, Channel.signal})
 
@@ -55,6 +59,8 @@ async def list_tickets(
     language: str | None = None,
     received_from: datetime | None = None,
     received_before: datetime | None = None,
+    assigned_handler: str | None = None,
+    unassigned: bool = False,
     cursor: str | None = None,
     limit: int = 50,
 ) -> TicketPage:
@@ -70,6 +76,8 @@ async def list_tickets(
         language=language,
         received_from=received_from,
         received_before=received_before,
+        assigned_handler=assigned_handler,
+        unassigned=unassigned,
         after=after,
         limit=limit + 1,
     )
@@ -102,6 +110,7 @@ def _summary(ticket: Ticket) -> TicketSummary:
         category=ticket.category,
         priority=ticket.priority,
         outcome=ticket.outcome,
+        assigned_handler_id=ticket.assigned_handler_id,
     )
 
 
@@ -115,13 +124,19 @@ async def add_handler_message(
     internal: bool,
     actor: Principal,
     now: datetime | None = None,
+    on_queued: Callable[[], None] | None = None,
 ) -> MessageAdded:
-    """A reply to the requester (recorded for delivery) or an internal note; audited."""
+    """A reply to the requester (recorded for delivery) or an internal note; audited.
+
+    `on_queued` is called once the transaction holding a reply to send has committed (it
+    wakes the sender, services.intake.outbound).
+    """
     at = now or datetime.now(UTC)
     ticket = await _ticket(session, ticket_id)
     if not internal and not domain.can_reply(ticket.status):
         raise InvalidTransition("A closed ticket takes no replies; reopen it first.")
-    data_key = requester_key(keys, await repository.get_requester(session, ticket.requester_id))
+    requester = await repository.get_requester(session, ticket.requester_id)
+    data_key = requester_key(keys, requester)
     message_id = uuid.uuid4()
     message = Message(
         id=message_id,
@@ -135,14 +150,14 @@ async def add_handler_message(
     )
     delivery = None
     if not internal:
-        delivery = (
-            DeliveryState.pending
-            if ticket.channel in _SENDING_CHANNELS
-            else DeliveryState.on_follow_up_page
-        )
+        assert requester is not None
+        delivery = reply_delivery(ticket.channel, requester.avoid_channels)
     ticket.updated_at = at
     repository.add(session, message)
     await session.flush()
+    if delivery is DeliveryState.pending and on_queued is not None:
+        wake = on_queued
+        sa_event.listen(session.sync_session, "after_commit", lambda _s: wake(), once=True)
     if delivery is not None:
         repository.add(
             session,
@@ -153,6 +168,8 @@ async def add_handler_message(
                 state=delivery.value,
                 created_at=at,
                 updated_at=at,
+                next_attempt_at=at if delivery is DeliveryState.pending else None,
+                last_error=DO_NOT_CONTACT if delivery is DeliveryState.withheld else None,
             ),
         )
     event = TicketMessageAdded(
@@ -178,6 +195,16 @@ async def add_handler_message(
     )
 
 
+def reply_delivery(channel: str, avoid_channels: str | None) -> DeliveryState:
+    """How a reply reaches the person: their channel, unless they asked not to be contacted
+    through it (then it is withheld and the handler told), or the follow-up page."""
+    if channel not in _SENDING_CHANNELS:
+        return DeliveryState.on_follow_up_page
+    if channel in (avoid_channels or "").split(","):
+        return DeliveryState.withheld
+    return DeliveryState.pending
+
+
 async def add_requester_message(
     *,
     session: AsyncSession,
@@ -189,6 +216,7 @@ async def add_requester_message(
     now: datetime | None = None,
     message_id: uuid.UUID | None = None,
     provider_ref: str | None = None,
+    provider_id: str | None = None,
 ) -> uuid.UUID:
     """A requester wrote again: store it, seal it for triage, reopen the ticket if it waited."""
     at = now or datetime.now(UTC)
@@ -206,6 +234,11 @@ async def add_requester_message(
             ),
             created_at=at,
             provider_ref=provider_ref,
+            provider_id_enc=(
+                encrypt_field(data_key, provider_id, aad=provider_id_aad(message_id))
+                if provider_id
+                else None
+            ),
         ),
     )
     events: list[TicketMessageAdded | TicketStatusChanged] = [

@@ -1,11 +1,13 @@
-"""Messages from WhatsApp and Signal: a new ticket, or the sender's open ticket; once each."""
+"""Messages from WhatsApp, Signal and email: a new ticket, or the sender's ticket; once each."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
@@ -16,8 +18,10 @@ from services.intake import channels, domain, handling, repository
 from services.intake.channels import Inbound
 from services.intake.config import IntakeSettings
 from services.intake.keys import IntakeKeys
-from services.intake.models import Attachment, Contact, ContactChannel, TicketCreate
-from services.intake.service import requester_key, ticket_rows
+from services.intake.mail import ParsedMail
+from services.intake.models import Attachment, Contact, ContactChannel, Ticket, TicketCreate
+from services.intake.service import attachment_content_aad, requester_key, ticket_rows
+from shared.contracts import Channel
 from shared.crypto import encrypt_field
 
 log = logging.getLogger(__name__)
@@ -111,36 +115,73 @@ async def _store(
             session, keys, outbox, message, at, message_id, provider_ref, contacts
         )
         joined = False
-    if message.attachments:
-        data_key = requester_key(keys, await repository.get_requester(session, requester_id))
-        for attachment in message.attachments:
-            attachment_id = uuid.uuid4()
-            media = {
-                "id": attachment.media_id,
-                "filename": attachment.filename,
-                "sha256": attachment.sha256,
-            }
-            repository.add(
-                session,
-                Attachment(
-                    id=attachment_id,
-                    message_id=message_id,
-                    ticket_id=ticket_id,
-                    channel=channel,
-                    kind=attachment.kind,
-                    mime_type=attachment.mime_type,
-                    media_enc=encrypt_field(
-                        data_key,
-                        json.dumps(media),
-                        aad=domain.field_aad("attachments", "media", str(attachment_id)),
-                    ),
-                    created_at=at,
-                ),
-            )
+    await store_attachments(
+        session,
+        keys,
+        message,
+        ticket_id=ticket_id,
+        requester_id=requester_id,
+        message_id=message_id,
+        at=at,
+    )
     log.info(
         "channel.message_stored",
         extra={"channel": channel, "ticket_id": str(ticket_id), "joined": joined},
     )
+
+
+async def store_attachments(
+    session: AsyncSession,
+    keys: IntakeKeys,
+    message: Inbound,
+    *,
+    ticket_id: uuid.UUID,
+    requester_id: uuid.UUID,
+    message_id: uuid.UUID,
+    at: datetime,
+) -> None:
+    """The message's files as evidence: what the platform said of them, and (for email) the
+    file itself, both encrypted with the requester's key."""
+    if not message.attachments:
+        return
+    data_key = requester_key(keys, await repository.get_requester(session, requester_id))
+    for position, attachment in enumerate(message.attachments):
+        attachment_id = uuid.uuid4()
+        media = {
+            "id": attachment.media_id or str(attachment_id),
+            "filename": attachment.filename,
+            "sha256": attachment.sha256,
+        }
+        content = attachment.content
+        repository.add(
+            session,
+            Attachment(
+                id=attachment_id,
+                message_id=message_id,
+                ticket_id=ticket_id,
+                channel=message.channel.value,
+                kind=attachment.kind,
+                mime_type=attachment.mime_type,
+                media_enc=encrypt_field(
+                    data_key,
+                    json.dumps(media),
+                    aad=domain.field_aad("attachments", "media", str(attachment_id)),
+                ),
+                # Field encryption takes text: the bytes go in as base64.
+                content_enc=(
+                    encrypt_field(
+                        data_key,
+                        base64.b64encode(content).decode("ascii"),
+                        aad=attachment_content_aad(attachment_id),
+                    )
+                    if content is not None
+                    else None
+                ),
+                size=len(content) if content is not None else None,
+                # Files are listed by time: a mail's keep the order they came in.
+                created_at=at + timedelta(microseconds=position),
+            ),
+        )
 
 
 async def _open_ticket(
@@ -152,6 +193,7 @@ async def _open_ticket(
     message_id: uuid.UUID,
     provider_ref: str,
     contacts: Sequence[str],
+    keep_id: str | None = None,
 ) -> tuple[uuid.UUID, uuid.UUID]:
     channel = message.channel.value
     # A person whose last case was closed keeps their requester record (and its vetting).
@@ -178,8 +220,146 @@ async def _open_ticket(
         existing=existing,
         message_id=message_id,
         provider_ref=provider_ref,
+        provider_id=keep_id,
     )
     await repository.insert_rows(session, rows)
     ticket = await repository.get_ticket(session, ticket_id)
     assert ticket is not None
     return ticket_id, ticket.requester_id
+
+
+# --- email ------------------------------------------------------------------------
+
+
+class NoSender(ValueError):
+    """A mail with neither a From address nor an envelope sender: nobody to answer."""
+
+
+@dataclass(frozen=True)
+class EmailReceipt:
+    """Where a mail went: a ticket (joined or new), or nowhere because it came before."""
+
+    ticket_id: uuid.UUID | None
+    joined: bool = False
+    duplicate: bool = False
+
+
+async def receive_email(
+    *,
+    session: AsyncSession,
+    keys: IntakeKeys,
+    outbox: Table,
+    mail: ParsedMail,
+    delivery_id: str,
+    now: datetime | None = None,
+) -> EmailReceipt:
+    """A mail to the helpline, stored once per `delivery_id` (its Message-ID).
+
+    It joins the ticket its subject names (`[SND-XXXXX]`) or whose mail it answers
+    (In-Reply-To/References against the Message-IDs intake sent or received), but only when
+    it comes from that ticket's requester (their address's keyed hash): whoever learns a
+    reference cannot write into another person's case; their mail opens a ticket of its own.
+    """
+    at = now or datetime.now(UTC)
+    channel = Channel.email.value
+    if await repository.delivery_seen(session, keys.delivery_indexes(channel, delivery_id)):
+        log.info("channel.redelivered", extra={"channel": channel})
+        return EmailReceipt(ticket_id=None, duplicate=True)
+    if mail.sender is None:
+        raise NoSender()
+    contacts = keys.contact_indexes(channel, mail.sender)
+    ticket = await _email_thread(session, keys, mail, contacts)
+    message = Inbound(
+        channel=Channel.email,
+        sender=mail.sender,
+        provider_id=delivery_id,
+        text=mail.ticket_text(joining=ticket is not None),
+        name=mail.name,
+        attachments=tuple(
+            channels.InboundAttachment(
+                kind=a.kind,
+                media_id="",
+                mime_type=a.mime_type,
+                filename=a.filename,
+                sha256=a.sha256,
+                content=a.content,
+            )
+            for a in mail.attachments
+        ),
+    )
+    message_id = uuid.uuid4()
+    provider_ref = keys.delivery_index(channel, delivery_id)
+    if ticket is not None:
+        await handling.add_requester_message(
+            session=session,
+            keys=keys,
+            outbox=outbox,
+            ticket=ticket,
+            text=message.text,
+            channel=Channel.email,
+            now=at,
+            message_id=message_id,
+            provider_ref=provider_ref,
+            provider_id=mail.message_id,
+        )
+        ticket_id, requester_id = ticket.id, ticket.requester_id
+    else:
+        ticket_id, requester_id = await _open_ticket(
+            session,
+            keys,
+            outbox,
+            message,
+            at,
+            message_id,
+            provider_ref,
+            contacts,
+            keep_id=mail.message_id,
+        )
+    await store_attachments(
+        session,
+        keys,
+        message,
+        ticket_id=ticket_id,
+        requester_id=requester_id,
+        message_id=message_id,
+        at=at,
+    )
+    log.info(
+        "email.stored",
+        extra={
+            "ticket_id": str(ticket_id),
+            "joined": ticket is not None,
+            "attachment_count": len(message.attachments),
+        },
+    )
+    return EmailReceipt(ticket_id=ticket_id, joined=ticket is not None)
+
+
+async def _email_thread(
+    session: AsyncSession, keys: IntakeKeys, mail: ParsedMail, contacts: Sequence[str]
+) -> Ticket | None:
+    """The ticket this mail names or answers, if its requester is the sender."""
+    candidates: list[uuid.UUID] = []
+    for reference in mail.references[:5]:
+        named = await repository.get_ticket_by_reference(session, reference)
+        if named is not None:
+            candidates.append(named.id)
+    if mail.thread_ids:
+        refs = [r for i in mail.thread_ids for r in keys.delivery_indexes(Channel.email.value, i)]
+        candidates += await repository.tickets_by_provider_refs(session, refs)
+    for ticket_id in dict.fromkeys(candidates):
+        ticket = await repository.get_ticket_for_update(session, ticket_id)
+        if ticket is None:
+            continue
+        requester = await repository.get_requester(session, ticket.requester_id)
+        if (
+            requester is not None
+            and requester.wrapped_key is not None
+            and requester.contact_channel == Channel.email.value
+            and requester.contact_index in contacts
+        ):
+            return ticket
+    if candidates:
+        # Someone else's reference (or an erased requester's): a ticket of its own.
+        log.info("email.thread_not_joined", extra={"count": len(candidates)})
+    return None

@@ -40,9 +40,11 @@ class IntakeKeys:
         """The master key new data keys are wrapped under."""
         return self.masters.current
 
-    def contact_index(self, channel: str, handle: str) -> str:
-        """The keyed hash a new requester's contact is stored and matched under."""
-        return _index(self.master, "contact", channel, domain.normalise_handle(channel, handle))
+    def contact_index(self, channel: str, handle: str) -> tuple[str, str]:
+        """The keyed hash a contact is stored under now, and the id of the master it used."""
+        master = self.master
+        index = _index(master, "contact", channel, domain.normalise_handle(channel, handle))
+        return index, master.key_id
 
     def contact_indexes(self, channel: str, handle: str) -> list[str]:
         """The contact's index under every master held: a rotation does not break threading."""

@@ -8,10 +8,14 @@ from fastapi import FastAPI
 
 from services.intake.config import IntakeSettings
 from services.intake.consumers import consumers
+from services.intake.email_server import start_email_server
 from services.intake.follow_up import FollowUpGuard
 from services.intake.keys import load_keys
 from services.intake.models import IntakeBase
+from services.intake.outbound import start_outbound_job
 from services.intake.pages import PUBLIC_PAGE_PATHS, load_pages, page_router
+from services.intake.referrals import load_content_keys
+from services.intake.reindex import start_reindex_job
 from services.intake.retention import start_retention_job
 from services.intake.routes import router
 from services.intake.webhooks import WEBHOOK_PATHS
@@ -23,6 +27,8 @@ from shared.groupcommit import GroupCommitter
 async def _on_start(runtime: Runtime) -> None:
     assert isinstance(runtime.settings, IntakeSettings)
     runtime.extras["keys"] = load_keys(runtime.settings)
+    # Opens inbound referrals; loaded now so a missing key stops the start, not a referral.
+    runtime.extras["content_keys"] = load_content_keys(runtime.settings)
     runtime.extras["pages"] = load_pages()
     runtime.extras["follow_up_guard"] = FollowUpGuard(
         per_reference_per_minute=runtime.settings.follow_up_per_reference_per_minute,
@@ -38,6 +44,9 @@ async def _on_start(runtime: Runtime) -> None:
         retention_days=runtime.settings.retention_days,
         interval=runtime.settings.retention_check_seconds,
     )
+    await start_outbound_job(runtime, runtime.settings)
+    start_reindex_job(runtime, interval=runtime.settings.reindex_check_seconds)
+    await start_email_server(runtime, runtime.settings)
 
 
 DEFINITION = ServiceDefinition(

@@ -74,6 +74,9 @@ class Requester(IntakeBase, table=True):
     contact_handle_enc: bytes | None = SQLField(sa_column=Column(LargeBinary, nullable=True))
     # Keyed hash of the normalised handle: threads messages without storing it in clear.
     contact_index: str | None = SQLField(default=None, index=True, max_length=64)
+    # The master key the contact index was computed under: after a rotation the
+    # re-index job computes the others again (services/intake/reindex.py).
+    contact_index_key: str | None = SQLField(default=None, max_length=16)
     # When and how the person can safely be reached (free text, encrypted) and what to avoid.
     contact_times_enc: bytes | None = SQLField(sa_column=_blob_or_none())
     avoid_channels: str | None = SQLField(default=None, max_length=200)
@@ -107,6 +110,10 @@ class Ticket(IntakeBase, table=True):
     outcome: str | None = SQLField(default=None, max_length=32)
     closed_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
     updated_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
+    # Triage's roster id of the handler on the case (`ticket.assigned`), and when that
+    # was decided: an older assignment arriving late does not undo a newer one.
+    assigned_handler_id: str | None = SQLField(default=None, max_length=64, index=True)
+    assigned_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
 
 
 class Message(IntakeBase, table=True):
@@ -121,6 +128,9 @@ class Message(IntakeBase, table=True):
     created_at: datetime = SQLField(sa_column=_ts())
     # Keyed hash of the platform's message id: a re-delivered webhook adds nothing.
     provider_ref: str | None = SQLField(default=None, unique=True, index=True, max_length=64)
+    # The platform's id itself, encrypted: what a reply refers to (an email's Message-ID,
+    # for In-Reply-To). Only kept where a reply needs it.
+    provider_id_enc: bytes | None = SQLField(default=None, sa_column=_blob_or_none())
 
 
 class Attachment(IntakeBase, table=True):
@@ -138,15 +148,21 @@ class Attachment(IntakeBase, table=True):
     # The platform's media id, file name and digest as JSON, encrypted with the requester's key.
     media_enc: bytes = SQLField(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = SQLField(sa_column=_ts())
+    # The file itself when the channel carried it (email), encrypted with the requester's key.
+    content_enc: bytes | None = SQLField(default=None, sa_column=_blob_or_none())
+    size: int | None = None
 
 
 class DeliveryState(StrEnum):
-    # Waiting for the channel's sender (email, WhatsApp, Signal: items 3-4 of issue 3).
+    # Queued for the channel's sender (email, WhatsApp, Signal), or waiting for a retry.
     pending = "pending"
     sent = "sent"
+    # Given up: a permanent refusal, the channel not configured, or too many attempts.
     failed = "failed"
     # The web form has no channel back: the reply waits on the follow-up page.
     on_follow_up_page = "on_follow_up_page"
+    # Not sent: the person asked not to be contacted through this channel.
+    withheld = "withheld"
 
 
 class Delivery(IntakeBase, table=True):
@@ -161,6 +177,13 @@ class Delivery(IntakeBase, table=True):
     attempts: int = 0
     created_at: datetime = SQLField(sa_column=_ts())
     updated_at: datetime = SQLField(sa_column=_ts())
+    # When the sender may try (again); a sender that claims the row pushes it ahead (a lease).
+    next_attempt_at: datetime | None = SQLField(default=None, sa_column=_ts_or_none())
+    # Keyed hash of the id the channel gave the sent message (an email's Message-ID:
+    # a reply's In-Reply-To finds the ticket by it).
+    provider_ref: str | None = SQLField(default=None, index=True, max_length=64)
+    # Why the last attempt failed, as a code (smtp_550, http_503, timeout): no personal text.
+    last_error: str | None = SQLField(default=None, max_length=64)
 
 
 class ConsentChange(IntakeBase, table=True):
@@ -276,6 +299,9 @@ class AttachmentPublic(BaseModel):
     media_id: str
     filename: str | None = None
     sha256: str | None = None
+    size: int | None = None
+    # The file is held here (email) and can be downloaded; else only the platform's id is.
+    stored: bool = False
 
 
 class MessagePublic(BaseModel):
@@ -286,6 +312,9 @@ class MessagePublic(BaseModel):
     internal: bool = False
     # How a reply to the requester is getting to them; None for their messages and notes.
     delivery: DeliveryState | None = None
+    # Why it failed or is being retried (smtp_550, http_503, timeout, do_not_contact, ...).
+    delivery_error: str | None = None
+    delivery_attempts: int | None = None
     attachments: list[AttachmentPublic] = []
 
 
@@ -341,6 +370,7 @@ class TicketSummary(BaseModel):
     category: Category | None
     priority: Priority | None
     outcome: Outcome | None
+    assigned_handler_id: str | None = None
 
 
 class TicketPage(BaseModel):
@@ -429,6 +459,8 @@ class TicketPublic(BaseModel):
     requested_help: list[Category] = []
     outcome: Outcome | None = None
     closed_at: datetime | None = None
+    # Triage's roster id of the handler on the case; None while unassigned.
+    assigned_handler_id: str | None = None
 
 
 # Who read or changed which ticket or requester (shared.audit): ids only, hash-chained.

@@ -125,6 +125,8 @@ async def list_tickets(
     received_before: datetime | None,
     after: tuple[datetime, uuid.UUID] | None,
     limit: int,
+    assigned_handler: str | None = None,
+    unassigned: bool = False,
 ) -> Sequence[Ticket]:
     """Tickets newest first, by (received_at, id): a stable order for cursors."""
     query = select(Ticket)
@@ -138,6 +140,10 @@ async def list_tickets(
         query = query.where(col(Ticket.received_at) >= received_from)
     if received_before is not None:
         query = query.where(col(Ticket.received_at) < received_before)
+    if assigned_handler is not None:
+        query = query.where(col(Ticket.assigned_handler_id) == assigned_handler)
+    if unassigned:
+        query = query.where(col(Ticket.assigned_handler_id).is_(None))
     if after is not None:
         at, ticket_id = after
         query = query.where(
@@ -150,9 +156,94 @@ async def list_tickets(
     return (await session.execute(query)).scalars().all()
 
 
-async def deliveries_of(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    query = select(Delivery.message_id, Delivery.state).where(Delivery.ticket_id == ticket_id)
-    return {row[0]: row[1] for row in (await session.execute(query)).all()}
+async def deliveries_of(session: AsyncSession, ticket_id: uuid.UUID) -> dict[uuid.UUID, Delivery]:
+    query = select(Delivery).where(Delivery.ticket_id == ticket_id)
+    return {d.message_id: d for d in (await session.execute(query)).scalars().all()}
+
+
+async def tickets_by_provider_refs(
+    session: AsyncSession, provider_refs: Sequence[str]
+) -> list[uuid.UUID]:
+    """Tickets holding a message sent (a delivery) or received with one of these keyed ids."""
+    sent = select(Delivery.ticket_id).where(col(Delivery.provider_ref).in_(provider_refs))
+    received = select(Message.ticket_id).where(col(Message.provider_ref).in_(provider_refs))
+    found = [*(await session.execute(sent)).scalars(), *(await session.execute(received)).scalars()]
+    return list(dict.fromkeys(found))
+
+
+async def last_requester_provider_id(session: AsyncSession, ticket_id: uuid.UUID) -> Message | None:
+    """The requester's newest message on a ticket whose channel id was kept (an email's)."""
+    query = (
+        select(Message)
+        .where(
+            Message.ticket_id == ticket_id,
+            Message.author == "requester",
+            col(Message.provider_id_enc).is_not(None),
+        )
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(1)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def due_deliveries(session: AsyncSession, at: datetime, limit: int) -> Sequence[Delivery]:
+    """Pending replies whose time has come, oldest first."""
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.state == "pending",
+            or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= at),
+        )
+        .order_by(col(Delivery.created_at), col(Delivery.message_id))
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def next_delivery_due(session: AsyncSession) -> datetime | None:
+    """When the earliest pending reply is due (now, for one never tried), or None."""
+    query = (
+        select(Delivery)
+        .where(Delivery.state == "pending")
+        .order_by(col(Delivery.next_attempt_at).asc().nulls_first())
+        .limit(1)
+    )
+    found = (await session.execute(query)).scalars().first()
+    if found is None:
+        return None
+    return found.next_attempt_at or found.created_at
+
+
+async def claim_delivery(
+    session: AsyncSession, delivery: Delivery, *, until: datetime, at: datetime
+) -> bool:
+    """Take a due delivery for one attempt: its next_attempt_at moves to `until` (a lease),
+    unless another sender (a replica) moved it first."""
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.message_id) == delivery.message_id,
+            col(Delivery.state) == "pending",
+            or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= at),
+        )
+        .values(next_attempt_at=until)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def get_delivery(session: AsyncSession, message_id: uuid.UUID) -> Delivery | None:
+    return await session.get(Delivery, message_id)
+
+
+async def get_message(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
+    return await session.get(Message, message_id)
+
+
+async def get_attachment(
+    session: AsyncSession, ticket_id: uuid.UUID, attachment_id: uuid.UUID
+) -> Attachment | None:
+    attachment = await session.get(Attachment, attachment_id)
+    return attachment if attachment is not None and attachment.ticket_id == ticket_id else None
 
 
 async def consent_history(
@@ -196,6 +287,31 @@ async def list_messages(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence
     return (await session.execute(query)).scalars().all()
 
 
+async def set_assignment(
+    session: AsyncSession, ticket_id: uuid.UUID, *, handler_id: str | None, assigned_at: datetime
+) -> bool:
+    """Record who triage assigned the ticket to, unless a newer assignment is recorded."""
+    result = await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id)
+        .where(or_(col(Ticket.assigned_at).is_(None), col(Ticket.assigned_at) <= assigned_at))
+        .values(assigned_handler_id=handler_id, assigned_at=assigned_at)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def set_priority(
+    session: AsyncSession, ticket_id: uuid.UUID, *, category: str, priority: str
+) -> bool:
+    """Record a changed category or priority (override or re-triage) on the ticket."""
+    result = await session.execute(
+        update(Ticket)
+        .where(col(Ticket.id) == ticket_id)
+        .values(category=category, priority=priority)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 async def set_triage(
     session: AsyncSession,
     ticket_id: uuid.UUID,
@@ -231,6 +347,7 @@ async def shred_requester(
             contact_channel=None,
             contact_handle_enc=None,
             contact_index=None,
+            contact_index_key=None,
             contact_times_enc=None,
             avoid_channels=None,
             role="unknown",
@@ -246,12 +363,23 @@ async def shred_requester(
         await session.execute(
             update(Message)
             .where(col(Message.ticket_id).in_(ticket_ids))
-            .values(body_enc=b"", provider_ref=None)
+            .values(body_enc=b"", provider_ref=None, provider_id_enc=None)
         )
         await session.execute(
             update(Attachment)
             .where(col(Attachment.ticket_id).in_(ticket_ids))
-            .values(media_enc=b"", mime_type=None)
+            .values(media_enc=b"", mime_type=None, content_enc=None)
+        )
+        # Replies not yet sent never will be: the address they were going to is gone.
+        await session.execute(
+            update(Delivery)
+            .where(col(Delivery.ticket_id).in_(ticket_ids))
+            .values(provider_ref=None)
+        )
+        await session.execute(
+            update(Delivery)
+            .where(col(Delivery.ticket_id).in_(ticket_ids), col(Delivery.state) == "pending")
+            .values(state="failed", last_error="erased")
         )
         # The follow-up link dies with the data it showed.
         await session.execute(

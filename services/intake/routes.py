@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
 
 from services.intake import handling, people, service
@@ -52,6 +53,10 @@ async def list_tickets(
     language: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] = None,
     received_from: AwareDatetime | None = None,
     received_before: AwareDatetime | None = None,
+    assigned_handler: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    ] = None,
+    unassigned: bool = False,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TicketPage:
@@ -64,6 +69,8 @@ async def list_tickets(
         language=language,
         received_from=received_from,
         received_before=received_before,
+        assigned_handler=assigned_handler,
+        unassigned=unassigned,
         cursor=cursor,
         limit=limit,
     )
@@ -102,7 +109,46 @@ async def add_message(
         text=body.text,
         internal=body.internal,
         actor=principal,
+        on_queued=runtime.extras.get("outbound_wake"),
     )
+
+
+@router.get(
+    "/tickets/{ticket_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def get_attachment(
+    ticket_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    session: SessionDep,
+    keys: KeysDep,
+    principal: HandlerDep,
+) -> Response:
+    """A file kept as evidence (an email's attachment), as a download; audited."""
+    attachment, content = await service.read_attachment(
+        session=session,
+        keys=keys,
+        ticket_id=ticket_id,
+        attachment_id=attachment_id,
+        actor=principal,
+    )
+    # Never rendered in the browser, whatever the sender said it was.
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": _attachment_disposition(attachment.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _attachment_disposition(filename: str | None) -> str:
+    if not filename:
+        return "attachment"
+    return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.post("/tickets/{ticket_id}/status", response_model=TicketState)

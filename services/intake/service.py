@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import domain, repository
-from services.intake.errors import RequesterNotFound, TicketNotFound
+from services.intake.errors import AttachmentNotFound, RequesterNotFound, TicketNotFound
 from services.intake.keys import IntakeKeys
 from services.intake.models import (
     AUDIT_TABLES,
@@ -43,8 +44,10 @@ from shared.contracts import (
     RequesterErased,
     RequesterErasedData,
     RequesterRole,
+    TicketAssigned,
     TicketReceived,
     TicketReceivedData,
+    TicketReprioritised,
     TicketStatus,
     TicketTriaged,
 )
@@ -64,6 +67,11 @@ def sealed_text_aad(ticket_id: uuid.UUID) -> bytes:
 def message_text_aad(message_id: uuid.UUID) -> bytes:
     """What binds a later message's sealed text (`ticket.message_added`) to it (triage matches)."""
     return f"sanad:ticket.message_added:{message_id}".encode()
+
+
+def provider_id_aad(message_id: uuid.UUID) -> bytes:
+    """What binds a message's encrypted channel id (an email's Message-ID) to the message."""
+    return domain.field_aad("messages", "provider_id", str(message_id))
 
 
 def requester_key(keys: IntakeKeys, requester: Requester | None) -> DataKey:
@@ -112,8 +120,13 @@ def ticket_rows(
     existing: Requester | None = None,
     message_id: uuid.UUID | None = None,
     provider_ref: str | None = None,
+    provider_id: str | None = None,
 ) -> RowSet:
-    """The rows of a new ticket, for a new requester or for `existing` (a known contact)."""
+    """The rows of a new ticket, for a new requester or for `existing` (a known contact).
+
+    `provider_id` is the channel's id of the message when a reply must refer to it (an
+    email's Message-ID): stored encrypted, with its keyed hash as `provider_ref`.
+    """
     message_id = message_id or uuid.uuid4()
     rows = RowSet(writes_outbox=True)
     if existing is not None:
@@ -150,6 +163,11 @@ def ticket_rows(
         ),
         "created_at": received_at,
         "provider_ref": provider_ref,
+        "provider_id_enc": (
+            encrypt_field(data_key, provider_id, aad=provider_id_aad(message_id))
+            if provider_id
+            else None
+        ),
     }
     event = TicketReceived(
         ticket_id=ticket_id,
@@ -206,6 +224,7 @@ def _requester_row(
     rid = str(requester_id)
     data_key, wrapped = new_data_key(keys.master, aad=rid.encode())
     contact = data.contact
+    index = keys.contact_index(contact.channel.value, contact.handle) if contact else None
     requester: dict[str, Any] = {
         "id": requester_id,
         "wrapped_key": wrapped,
@@ -224,9 +243,8 @@ def _requester_row(
             if contact
             else None
         ),
-        "contact_index": (
-            keys.contact_index(contact.channel.value, contact.handle) if contact else None
-        ),
+        "contact_index": index[0] if index else None,
+        "contact_index_key": index[1] if index else None,
         "contact_times_enc": (
             encrypt_field(
                 data_key,
@@ -345,7 +363,9 @@ async def read_ticket(
                 ),
                 created_at=m.created_at,
                 internal=m.internal,
-                delivery=deliveries.get(m.id),
+                delivery=deliveries[m.id].state if m.id in deliveries else None,
+                delivery_error=deliveries[m.id].last_error if m.id in deliveries else None,
+                delivery_attempts=deliveries[m.id].attempts if m.id in deliveries else None,
                 attachments=[_attachment(data_key, a) for a in attachments.get(m.id, ())],
             )
             for m in messages
@@ -354,6 +374,7 @@ async def read_ticket(
         requested_help=[c for c in (ticket.requested_help or "").split(",") if c],
         outcome=ticket.outcome,
         closed_at=ticket.closed_at,
+        assigned_handler_id=ticket.assigned_handler_id,
     )
 
 
@@ -373,7 +394,42 @@ def _attachment(data_key: DataKey, attachment: Attachment) -> AttachmentPublic:
         media_id=media["id"],
         filename=media.get("filename"),
         sha256=media.get("sha256"),
+        size=attachment.size,
+        stored=attachment.content_enc is not None,
     )
+
+
+async def read_attachment(
+    *,
+    session: AsyncSession,
+    keys: IntakeKeys,
+    ticket_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    actor: Principal,
+) -> tuple[AttachmentPublic, bytes]:
+    """A file kept as evidence (email attachments), decrypted for a handler; audited."""
+    attachment = await repository.get_attachment(session, ticket_id, attachment_id)
+    if attachment is None or attachment.content_enc is None:
+        raise AttachmentNotFound()
+    ticket = await repository.get_ticket(session, ticket_id)
+    assert ticket is not None
+    data_key = requester_key(keys, await repository.get_requester(session, ticket.requester_id))
+    await audit.record(
+        session,
+        AUDIT_TABLES,
+        actor=actor,
+        action=audit.Action.read,
+        objects=[(ObjectType.ticket, str(ticket.id))],
+    )
+    encoded = decrypt_field(
+        data_key, attachment.content_enc, aad=attachment_content_aad(attachment.id)
+    )
+    return _attachment(data_key, attachment), base64.b64decode(encoded)
+
+
+def attachment_content_aad(attachment_id: uuid.UUID) -> bytes:
+    """What binds a stored file to its attachment row."""
+    return domain.field_aad("attachments", "content", str(attachment_id))
 
 
 async def apply_triage(*, session: AsyncSession, event: TicketTriaged) -> None:
@@ -386,6 +442,30 @@ async def apply_triage(*, session: AsyncSession, event: TicketTriaged) -> None:
         category=event.data.category.value,
         priority=event.data.priority.value,
         triaged_at=event.data.triaged_at,
+    )
+
+
+async def apply_reprioritised(*, session: AsyncSession, event: TicketReprioritised) -> None:
+    """Show a handler's override, or a raised re-triage, on the ticket."""
+    if event.ticket_id is None:
+        return
+    await repository.set_priority(
+        session,
+        event.ticket_id,
+        category=event.data.category.value,
+        priority=event.data.priority.value,
+    )
+
+
+async def apply_assignment(*, session: AsyncSession, event: TicketAssigned) -> None:
+    """Show who triage assigned the ticket to (filterable in the handler's list)."""
+    if event.ticket_id is None:
+        return
+    await repository.set_assignment(
+        session,
+        event.ticket_id,
+        handler_id=event.data.handler_id,
+        assigned_at=event.data.assigned_at,
     )
 
 

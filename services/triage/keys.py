@@ -24,10 +24,10 @@ from shared.crypto import (
     new_data_key,
     unwrap_data_key,
 )
-from shared.keyrotation import WrappedKeys
+from shared.keyrotation import TRIAGE_KEYS
 
 # Where `sanad keys rotate` must look for triage's wrapped keys (with intake's).
-TRIAGE_WRAPPED_KEYS = WrappedKeys("ticket_keys", id_column="ticket_id")
+(TRIAGE_WRAPPED_KEYS,) = TRIAGE_KEYS.wrapped
 
 
 def _key_aad(ticket_id: uuid.UUID) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared import audit
 from shared.audit import Action, ObjectType
 from shared.auth import Principal, Scope
+from shared.cli import main
 from shared.db import create_tables, make_engine, make_sessionmaker
 
 HANDLER = Principal(token_id="a1b2c3d4e5f6", name="Rana", scope=Scope.handler)
@@ -132,3 +134,30 @@ async def test_a_rebuilt_chain_is_caught_by_an_anchor_kept_elsewhere(
     verdict = await check(five, tables, anchor=anchor)
 
     assert verdict.problem == "entry 3 is not the anchored one"
+
+
+async def test_the_cli_checks_every_services_log_and_names_the_broken_one(
+    tmp_path: Path,
+    tables: tuple[Table, Table],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for service in ("intake", "triage"):
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db' / f'{service}.db'}")
+        await create_tables(engine, tables[0].metadata)
+        await append(engine, tables, 3)
+        if service == "triage":
+            async with engine.begin() as conn:
+                await conn.execute(delete(tables[0]).where(tables[0].c.seq == 2))
+        await engine.dispose()
+    monkeypatch.setenv("SANAD_VAR_DIR", str(tmp_path))
+    for name in ("INTAKE_DATABASE_URL", "TRIAGE_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    code = await asyncio.to_thread(main, ["audit", "verify"])
+
+    assert code == 1
+    printed = capsys.readouterr()
+    assert "intake: audit log intact: 3 entries" in printed.out
+    assert "triage: audit log broken" in printed.err
+    assert await asyncio.to_thread(main, ["audit", "verify", "--anchor", "1:" + "0" * 64]) == 2

@@ -33,6 +33,8 @@ def settings(tmp_path: Path, db_path: Path) -> IntakeSettings:
         bus_enabled=False,
         # Tests post many tickets from one address; the limit has its own tests.
         rate_limit_public_per_minute=0,
+        # Replies are sent when a test calls outbound.deliver_due, not behind its back.
+        outbound_poll_seconds=0,
     )
 
 
