@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from shared.contracts import EscalationState, Flag, Priority
+from shared.contracts import EscalationState, Flag, Priority, ReferralDirection, ReferralState
 
 S = EscalationState
 
@@ -68,3 +68,49 @@ def missing_fields(required: Iterable[str], given: Mapping[str, object]) -> list
 
 def seconds_between(start: datetime | None, end: datetime) -> int | None:
     return None if start is None else max(0, int((end - start).total_seconds()))
+
+
+# --- referrals -------------------------------------------------------------------
+
+R = ReferralState
+REFERRAL_TRANSITIONS: Mapping[ReferralState, frozenset[ReferralState]] = {
+    R.pending: frozenset({R.sent, R.withdrawn}),
+    R.sent: frozenset({R.accepted, R.declined}),
+    R.accepted: frozenset({R.closed}),
+    R.declined: frozenset({R.closed}),
+    R.closed: frozenset(),
+    R.withdrawn: frozenset(),
+}
+# What the receiving helpline decides, and so reports back to the one that referred.
+DECIDED_BY_RECEIVER: frozenset[ReferralState] = frozenset({R.accepted, R.declined, R.closed})
+
+
+def check_referral_transition(current: ReferralState, target: ReferralState) -> None:
+    """Raise TransitionRefused unless a referral may go from `current` to `target`."""
+    if target not in REFERRAL_TRANSITIONS[current]:
+        raise TransitionRefused(f"a referral cannot go from {current} to {target}")
+
+
+def handler_may_move(direction: ReferralDirection, target: ReferralState) -> bool:
+    """A handler withdraws its own pending referral, or decides on one it received."""
+    if direction is ReferralDirection.outbound:
+        return target is R.withdrawn
+    return target in DECIDED_BY_RECEIVER
+
+
+def physical_risk(flags: Iterable[str]) -> bool:
+    """Whether a case carries a risk to the person's body or liberty."""
+    return bool({Flag.physical_threat.value, Flag.detained.value} & set(flags))
+
+
+def backoff(attempts: int, *, base: float, cap: float) -> timedelta:
+    """The wait after `attempts` failed deliveries: doubling from `base`, never above `cap`."""
+    exponent = min(max(attempts - 1, 0), 30)
+    return timedelta(seconds=min(cap, base * (2**exponent)))
+
+
+def within_window(
+    generated_at: datetime, now: datetime, *, max_age: timedelta, skew: timedelta
+) -> bool:
+    """Whether a signed document's time is recent enough and not too far ahead."""
+    return now - max_age <= generated_at <= now + skew

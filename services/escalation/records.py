@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation import repository
+from services.escalation.keys import shred_ticket_key
 from services.escalation.models import RequesterConsent, TicketRequester, TriagedCase
 from shared.contracts import (
     ConsentChanged,
@@ -33,6 +34,9 @@ async def record_triage(*, session: AsyncSession, event: TicketTriaged) -> None:
     case.category = event.data.category.value
     case.priority = event.data.priority.value
     case.flags = [f.value for f in event.data.flags]
+    case.requester_role = event.data.requester_role.value
+    case.country = event.data.country
+    case.language = event.data.language
     case.triaged_at = event.data.triaged_at
 
 
@@ -55,6 +59,7 @@ async def record_consent(*, session: AsyncSession, event: ConsentChanged) -> Non
         return
     platforms = data.consents.get(ConsentPurpose.share_with_platforms, False)
     partners = data.consents.get(ConsentPurpose.share_with_partners, False)
+    statistics = data.consents.get(ConsentPurpose.anonymous_statistics, False)
     if row is None:
         repository.add(
             session,
@@ -62,23 +67,34 @@ async def record_consent(*, session: AsyncSession, event: ConsentChanged) -> Non
                 requester_id=data.requester_id,
                 share_with_platforms=platforms,
                 share_with_partners=partners,
+                anonymous_statistics=statistics,
                 changed_at=data.changed_at,
             ),
         )
     else:
         row.share_with_platforms, row.share_with_partners = platforms, partners
+        row.anonymous_statistics = statistics
         row.changed_at = data.changed_at
 
 
 async def forget_requester(*, session: AsyncSession, event: RequesterErased) -> None:
-    """Drop the content references of the requester's escalations, and their consent."""
+    """Drop the requester's escalation contents, referral texts and consent."""
     data = event.data
-    tickets = set(data.ticket_ids) | set(
-        await repository.tickets_of_requester(session, data.requester_id)
+    tickets = sorted(
+        set(data.ticket_ids)
+        | set(await repository.tickets_of_requester(session, data.requester_id))
     )
-    for row in await repository.escalations_of_tickets(session, sorted(tickets)):
+    for row in await repository.escalations_of_tickets(session, tickets):
         if row.content_sealed is not None:
             row.content_sealed = None
             row.content_erased_at = data.erased_at
+    # Crypto-shredding: without the ticket's key its texts are unreadable, in backups too.
+    for ticket_id in tickets:
+        await shred_ticket_key(session, ticket_id)
+    # A referral not yet sent then has nothing to send: the delivery job withdraws it.
+    for referral in await repository.referrals_of_tickets(session, tickets):
+        if referral.details_sealed is not None:
+            referral.details_sealed = None
+            referral.details_erased_at = data.erased_at
     # Without a consent record nothing of theirs can be submitted any more.
     await repository.delete_consent(session, data.requester_id)

@@ -6,14 +6,19 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from services.escalation.models import (
     Escalation,
     EscalationTransition,
+    Partner,
+    Referral,
+    ReferralDelivery,
+    ReferralTransition,
     RequesterConsent,
+    TicketKey,
     TicketRequester,
     TriagedCase,
 )
@@ -97,3 +102,94 @@ async def delete_consent(session: AsyncSession, requester_id: uuid.UUID) -> None
     await session.execute(
         delete(RequesterConsent).where(col(RequesterConsent.requester_id) == requester_id)
     )
+
+
+# --- partners and referrals ------------------------------------------------------
+
+
+async def get_partner(session: AsyncSession, partner_id: str) -> Partner | None:
+    return await session.get(Partner, partner_id)
+
+
+async def list_partners(session: AsyncSession) -> Sequence[Partner]:
+    return (await session.execute(select(Partner).order_by(col(Partner.id)))).scalars().all()
+
+
+async def get_referral(session: AsyncSession, referral_id: uuid.UUID) -> Referral | None:
+    return await session.get(Referral, referral_id)
+
+
+async def list_referrals(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID | None = None,
+    partner_id: str | None = None,
+    direction: str | None = None,
+    limit: int = 200,
+) -> Sequence[Referral]:
+    query = select(Referral)
+    if ticket_id is not None:
+        query = query.where(col(Referral.ticket_id) == ticket_id)
+    if partner_id is not None:
+        query = query.where(col(Referral.partner_id) == partner_id)
+    if direction is not None:
+        query = query.where(col(Referral.direction) == direction)
+    query = query.order_by(col(Referral.created_at).desc(), col(Referral.id)).limit(limit)
+    return (await session.execute(query)).scalars().all()
+
+
+async def referrals_of_tickets(
+    session: AsyncSession, ticket_ids: Sequence[uuid.UUID]
+) -> Sequence[Referral]:
+    query = select(Referral).where(col(Referral.ticket_id).in_(ticket_ids))
+    return (await session.execute(query)).scalars().all()
+
+
+async def referral_transitions_of(
+    session: AsyncSession, referral_id: uuid.UUID
+) -> Sequence[ReferralTransition]:
+    query = (
+        select(ReferralTransition)
+        .where(col(ReferralTransition.referral_id) == referral_id)
+        .order_by(col(ReferralTransition.id))
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def deliveries_of(
+    session: AsyncSession, referral_id: uuid.UUID
+) -> Sequence[ReferralDelivery]:
+    query = (
+        select(ReferralDelivery)
+        .where(col(ReferralDelivery.referral_id) == referral_id)
+        .order_by(col(ReferralDelivery.id))
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def deliveries_due(
+    session: AsyncSession, now: datetime, *, limit: int
+) -> Sequence[ReferralDelivery]:
+    query = (
+        select(ReferralDelivery)
+        .where(col(ReferralDelivery.status) == "due", col(ReferralDelivery.next_attempt_at) <= now)
+        .order_by(col(ReferralDelivery.next_attempt_at), col(ReferralDelivery.id))
+        .limit(limit)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_delivery(session: AsyncSession, delivery_id: int) -> ReferralDelivery | None:
+    return await session.get(ReferralDelivery, delivery_id)
+
+
+async def next_delivery_at(session: AsyncSession) -> datetime | None:
+    query = select(func.min(col(ReferralDelivery.next_attempt_at))).where(
+        col(ReferralDelivery.status) == "due"
+    )
+    value: datetime | None = (await session.execute(query)).scalar_one_or_none()
+    return value
+
+
+async def get_ticket_key(session: AsyncSession, ticket_id: uuid.UUID) -> TicketKey | None:
+    return await session.get(TicketKey, ticket_id)

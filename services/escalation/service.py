@@ -23,7 +23,14 @@ from services.escalation.errors import (
     UnknownPlatform,
     UnsupportedAction,
 )
-from services.escalation.keys import ContentKey, open_content, seal_content
+from services.escalation.keys import (
+    TICKET_KEY,
+    ContentKey,
+    open_content,
+    seal_content,
+    sealing_key,
+    ticket_key,
+)
 from services.escalation.models import (
     AUDIT_TABLES,
     ContentReferences,
@@ -82,6 +89,8 @@ async def open_escalation(
     if missing:
         raise MissingFields(f"{platform.name} needs: {', '.join(missing)}", missing=missing)
     escalation_id = uuid.uuid4()
+    # None once the requester is erased: nothing new about them is kept.
+    data_key = await ticket_key(session, key, request.ticket_id, create=True)
     row = Escalation(
         id=escalation_id,
         ticket_id=request.ticket_id,
@@ -89,8 +98,11 @@ async def open_escalation(
         action=request.action.value,
         state=EscalationState.drafted.value,
         violation_type=violation,
-        content_sealed=seal_content(key.key, escalation_id, content.model_dump_json()),
-        content_key_id=key.master_id,
+        content_sealed=seal_content(data_key, escalation_id, content.model_dump_json())
+        if data_key is not None
+        else None,
+        content_key_id=TICKET_KEY,
+        content_erased_at=None if data_key is not None else now,
         requires_approval=domain.needs_approval(case.priority, case.flags),
         opened_by=actor.token_id,
         opened_at=now,
@@ -369,14 +381,18 @@ def _public(row: Escalation) -> EscalationPublic:
     )
 
 
-def _content(row: Escalation, key: ContentKey) -> ContentReferences | None:
+async def _content(
+    session: AsyncSession, row: Escalation, key: ContentKey
+) -> ContentReferences | None:
     if row.content_sealed is None:
         return None
     try:
-        derived = key.for_master(row.content_key_id)
+        data_key = await sealing_key(session, key, row.ticket_id, row.content_key_id)
     except KeyError:
         raise ContentUnreadable() from None
-    text = open_content(derived, row.id, row.content_sealed)
+    if data_key is None:
+        return None
+    text = open_content(data_key, row.id, row.content_sealed)
     return ContentReferences.model_validate(json.loads(text))
 
 
@@ -384,7 +400,7 @@ async def _detail(session: AsyncSession, row: Escalation, key: ContentKey) -> Es
     moves: Sequence[EscalationTransition] = await repository.transitions_of(session, row.id)
     return EscalationDetail(
         **_public(row).model_dump(),
-        content=_content(row, key),
+        content=await _content(session, row, key),
         transitions=[
             TransitionPublic(
                 from_state=EscalationState(m.from_state),

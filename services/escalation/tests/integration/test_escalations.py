@@ -52,14 +52,19 @@ async def seed(
 
 
 async def give_consent(
-    runtime: Runtime, requester_id: uuid.UUID, *, platforms: bool, at: datetime | None = None
+    runtime: Runtime,
+    requester_id: uuid.UUID,
+    *,
+    platforms: bool,
+    partners: bool = False,
+    at: datetime | None = None,
 ) -> None:
     event = ConsentChanged(
         data=ConsentChangedData(
             requester_id=requester_id,
             consents={
                 ConsentPurpose.share_with_platforms: platforms,
-                ConsentPurpose.share_with_partners: False,
+                ConsentPurpose.share_with_partners: partners,
                 ConsentPurpose.anonymous_statistics: True,
             },
             wording_version="v1",
