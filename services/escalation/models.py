@@ -322,9 +322,16 @@ def _check_public_key(value: str) -> str:
         raise ValueError("must be base64 of a 32-byte Ed25519 public key") from None
 
 
+# Plain http only to this machine (development, two helplines side by side): a referral
+# is a person's case, and it crosses the internet only over TLS.
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "[::1]", "localhost"})
+
+
 def _check_endpoint(value: AnyHttpUrl) -> AnyHttpUrl:
     if value.scheme not in ("http", "https") or value.username or value.password:
         raise ValueError("must be an http(s) URL without credentials")
+    if value.scheme == "http" and (value.host or "") not in _LOOPBACK_HOSTS:
+        raise ValueError("must be https (plain http only to this machine)")
     return value
 
 

@@ -93,7 +93,7 @@ class Helpline:
             json={
                 "id": other.id,
                 "name": f"Helpline {other.id}",
-                "endpoint": f"http://{other.host}/v1/referrals",
+                "endpoint": f"https://{other.host}/v1/referrals",
                 "public_key": await other.signing_key(),
                 "services": ["account_compromise", "doxxing"],
                 "languages": ["ar", "en"],

@@ -39,7 +39,7 @@ async def _partner(client: httpx.AsyncClient, auth: Auth) -> None:
         json={
             "id": "helpline-b",
             "name": "Helpline B",
-            "endpoint": "http://helpline-b.test/v1/referrals",
+            "endpoint": "https://helpline-b.test/v1/referrals",
             "public_key": public_key_text(SigningKey.generate().public),
             "token": TOKEN,
         },

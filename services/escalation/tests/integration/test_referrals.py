@@ -268,7 +268,7 @@ async def test_an_unreachable_partner_is_retried_with_backoff(
     coordinator = await a.headers(Scope.coordinator)
     await a.client.patch(
         "/v1/partners/helpline-b",
-        json={"endpoint": "http://nowhere.test/v1/referrals"},
+        json={"endpoint": "https://nowhere.test/v1/referrals"},
         headers=coordinator,
     )
     ticket_id, _ = await seed_case(a)
@@ -280,7 +280,7 @@ async def test_an_unreachable_partner_is_retried_with_backoff(
     assert await delivery.deliver_due(a.runtime, now=now + timedelta(seconds=29)) == 0
     await a.client.patch(
         "/v1/partners/helpline-b",
-        json={"endpoint": f"http://{b.host}/v1/referrals"},
+        json={"endpoint": f"https://{b.host}/v1/referrals"},
         headers=coordinator,
     )
     assert await delivery.deliver_due(a.runtime, now=now + timedelta(seconds=31)) == 1
@@ -297,7 +297,7 @@ async def test_a_partner_that_never_answers_is_given_up_on(tmp_path: Path) -> No
     async with two_helplines(tmp_path) as (a, _b):
         await a.client.patch(
             "/v1/partners/helpline-b",
-            json={"endpoint": "http://nowhere.test/v1/referrals"},
+            json={"endpoint": "https://nowhere.test/v1/referrals"},
             headers=await a.headers(Scope.coordinator),
         )
         ticket_id, _ = await seed_case(a)
@@ -409,6 +409,11 @@ async def test_the_partner_registry_validates_and_never_shows_tokens(
         json={**good, "id": "helpline-e", "endpoint": "ftp://x"},
         headers=coordinator,
     )
+    plain_http = await a.client.post(
+        "/v1/partners",
+        json={**good, "id": "helpline-h", "endpoint": "http://c.example/v1/referrals"},
+        headers=coordinator,
+    )
     bad_id = await a.client.post(
         "/v1/partners", json={**good, "id": "Helpline F!"}, headers=coordinator
     )
@@ -425,7 +430,7 @@ async def test_the_partner_registry_validates_and_never_shows_tokens(
     assert created.json()["has_token"] is True
     assert "token" not in created.json()
     assert again.status_code == 409
-    assert [r.status_code for r in (bad_key, bad_url, bad_id)] == [422, 422, 422]
+    assert [r.status_code for r in (bad_key, bad_url, plain_http, bad_id)] == [422] * 4
     assert by_handler.status_code == 403
     assert {p["id"] for p in listed.json()} == {"helpline-b", "helpline-c"}
     assert paused.json()["active"] is False
