@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AnyHttpUrl, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import BaseServiceSettings
@@ -23,6 +23,10 @@ class IntakeSettings(BaseServiceSettings):
     # referral's summary and contact); in development generated once as
     # var/keys/intake-content.key, whose .pub escalation reads.
     content_private_key: SecretStr | None = None
+
+    # The public address of the form (e.g. https://help.example.org): the follow-up link
+    # shown to the person is built on it. Unset, the request's own address is used.
+    public_base_url: AnyHttpUrl | None = None
 
     # Follow-up page: attempts per reference and per client address (token guessing).
     follow_up_per_reference_per_minute: float = 2.0

@@ -27,6 +27,7 @@ from services.intake.copy import (
 )
 from services.intake.deps import ReadSessionDep, RuntimeDep, SessionDep
 from services.intake.models import ConsentGiven, Contact, TicketCreate
+from shared.app import Runtime
 from shared.contracts import Category, Channel, ConsentPurpose, RequesterRole
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -204,7 +205,7 @@ def _submit(lang: str) -> Callable[[Request, RuntimeDep], Awaitable[HTMLResponse
             outbox=runtime.outbox,
         )
         query = urlencode({"ref": accepted.reference, "token": accepted.follow_up_token})
-        link = f"{str(request.base_url).rstrip('/')}/{lang}/follow-up?{query}"
+        link = f"{_public_base(runtime, request)}/{lang}/follow-up?{query}"
         return pages.render(
             "accepted.html",
             lang,
@@ -215,6 +216,16 @@ def _submit(lang: str) -> Callable[[Request, RuntimeDep], Awaitable[HTMLResponse
         )
 
     return submit_form
+
+
+def _public_base(runtime: Runtime, request: Request) -> str:
+    """Where people reach the form: the configured address, else the one this request used.
+
+    Behind a proxy the request's own address is an internal one (plain http, a service
+    name), and a Host header is the client's to choose: production sets the setting.
+    """
+    configured = getattr(runtime.settings, "public_base_url", None)
+    return str(configured or request.base_url).rstrip("/")
 
 
 def _follow_up(

@@ -5,18 +5,21 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
+from services.intake.config import IntakeSettings
+from services.intake.main import create_app
 from services.intake.models import Requester, Ticket
 from services.intake.tests.conftest import Auth
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import ConsentChanged, ConsentPurpose, TicketMessageAdded, decode
+from shared.testing.asgi import serve
 
 TEXT = "اخترقوا حسابي على فيسبوك وينشرون باسمي"
 FORM: dict[str, Any] = {
@@ -271,3 +274,24 @@ async def test_adding_with_a_wrong_token_changes_nothing(
     async with runtime.sessions() as session:
         rows = (await session.execute(select(runtime.outbox))).all()
     assert not any(r.subject.endswith("message_added") for r in rows)
+
+
+async def test_the_follow_up_link_uses_the_public_address_and_not_the_host_header(
+    settings: IntakeSettings,
+) -> None:
+    configured = settings.model_copy(update={"public_base_url": "https://help.example.org/"})
+    app = create_app(configured)
+    async with serve(app) as client:
+        response = await post_form(client, "en", FORM)
+        forged = await client.post(
+            "/en",
+            content=urlencode(FORM, doseq=True),
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "host": "evil.example",
+            },
+        )
+    assert response.status_code == forged.status_code == 201
+    for page in (response.text, forged.text):
+        assert 'href="https://help.example.org/en/follow-up?ref=' in page
+        assert "evil.example" not in page
