@@ -53,6 +53,9 @@ access-matrix: $(STAMP) ## Rewrite the access table in docs/security.md from the
 bench-reporting: $(STAMP) ## Reporting's fold rate through the real consumer code
 	$(PY) -m bench.reporting
 
+bench-reporting-scale: $(STAMP) ## Reporting at 1,000,000 tickets: report latency and fold rate over NATS (TICKETS=n to shrink)
+	$(PY) -m bench.reporting_scale $(if $(TICKETS),--tickets $(TICKETS))
+
 bench-triage: $(STAMP) ## Classifier latency against a one-regex baseline
 	$(PY) -m bench.triage
 
@@ -85,4 +88,4 @@ lock: ## Re-pin requirements.lock from the current .venv
 clean: ## Remove caches (keeps var/ and .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
-.PHONY: help install run test test-fast lint format rebuild-reporting security access-matrix bench-reporting bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean
+.PHONY: help install run test test-fast lint format rebuild-reporting security access-matrix bench-reporting bench-reporting-scale bench-triage bench-hardening bench eval-triage trace migration migrate contract-schemas lock clean

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from xml.sax.saxutils import escape
 
-from services.reporting.models import Series
+from services.reporting.models import Durations, Series
 
 WIDTH, HEIGHT = 720, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 170, 36, 44
@@ -29,19 +30,7 @@ def line_chart(series: Series, *, title: str, labels: dict[str, str] | None = No
     def y(v: int) -> float:
         return TOP + plot_h - plot_h * v / top
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" font-family="sans-serif" font-size="11">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
-    ]
-    for step in range(5):
-        tick = top * step // 4
-        parts.append(
-            f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
-            f'stroke="#ddd"/><text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
-            f'text-anchor="end">{tick}</text>'
-        )
+    parts = _frame(title, top, y)
     every = max(1, count // 8)
     for i, period in enumerate(series.periods):
         if i % every == 0:
@@ -68,6 +57,69 @@ def line_chart(series: Series, *, title: str, labels: dict[str, str] | None = No
         )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def duration_chart(
+    durations: Durations, *, title: str, labels: dict[str, str] | None = None
+) -> str:
+    """Grouped bars: p50 and p90 (minutes) per key; a key whose count is withheld has none."""
+    names = labels or {}
+    keys = list(durations.count)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    quantiles = {"p50": durations.p50_minutes, "p90": durations.p90_minutes}
+    shown = [v for q in quantiles.values() for v in q.values() if v is not None]
+    top = _nice(max(shown, default=0))
+    slot = plot_w / max(len(keys), 1)
+    bar = slot / (len(quantiles) + 1)
+
+    def y(v: int) -> float:
+        return TOP + plot_h - plot_h * v / top
+
+    parts = _frame(title, top, y)
+    for i, key in enumerate(keys):
+        parts.append(
+            f'<text x="{LEFT + slot * (i + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            f'text-anchor="middle">{escape(names.get(key, key))}</text>'
+        )
+    for n, (name, values) in enumerate(quantiles.items()):
+        colour = PALETTE[n % len(PALETTE)]
+        parts.append(f'<g class="series" data-series="{name}" fill="{colour}">')
+        parts.append(f"<title>{name}</title>")
+        for i, key in enumerate(keys):
+            value = values.get(key)
+            if value is None:
+                continue
+            x = LEFT + slot * i + bar * (n + 0.5)
+            parts.append(
+                f'<rect data-key="{escape(key)}" x="{x:.1f}" y="{y(value):.1f}" '
+                f'width="{bar:.1f}" height="{TOP + plot_h - y(value):.1f}"/>'
+            )
+        parts.append("</g>")
+        ly = TOP + 14 * n
+        parts.append(
+            f'<rect x="{WIDTH - RIGHT + 12}" y="{ly}" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{WIDTH - RIGHT + 28}" y="{ly + 9}">{escape(names.get(name, name))}</text>'
+        )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _frame(title: str, top: int, y: Callable[[int], float]) -> list[str]:
+    """The opening of a chart: its title and the horizontal grid with its scale."""
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<text x="{LEFT}" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
+    ]
+    for step in range(5):
+        tick = top * step // 4
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
+            f'stroke="#ddd"/><text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" '
+            f'text-anchor="end">{tick}</text>'
+        )
+    return parts
 
 
 def _segments(series: Series, value: str) -> list[list[tuple[int, int]]]:

@@ -11,12 +11,17 @@ from shared.app import Runtime
 from shared.contracts import (
     EscalationOpened,
     EscalationResolved,
+    ReferralReceived,
+    ReferralSent,
+    ReferralUpdated,
     RequesterErased,
     SlaBreached,
+    TicketAssigned,
     TicketClosed,
     TicketMessageAdded,
     TicketReceived,
     TicketReprioritised,
+    TicketStatusChanged,
     TicketTriaged,
     subject_of,
 )
@@ -59,6 +64,26 @@ async def on_escalation_resolved(session: AsyncSession, event: EscalationResolve
     await service.record_escalation_resolved(session=session, event=event)
 
 
+async def on_status_changed(session: AsyncSession, event: TicketStatusChanged) -> None:
+    await service.record_status_changed(session=session, event=event)
+
+
+async def on_ticket_assigned(session: AsyncSession, event: TicketAssigned) -> None:
+    await service.record_assigned(session=session, event=event)
+
+
+async def on_referral_sent(session: AsyncSession, event: ReferralSent) -> None:
+    await service.record_referral_sent(session=session, event=event)
+
+
+async def on_referral_received(session: AsyncSession, event: ReferralReceived) -> None:
+    await service.record_referral_received(session=session, event=event)
+
+
+async def on_referral_updated(session: AsyncSession, event: ReferralUpdated) -> None:
+    await service.record_referral_updated(session=session, event=event)
+
+
 SPECS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("reporting", subject_of(TicketReceived), on_ticket_received),
     ConsumerSpec("reporting", subject_of(TicketTriaged), on_ticket_triaged),
@@ -69,6 +94,11 @@ SPECS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("reporting", subject_of(SlaBreached), on_sla_breached),
     ConsumerSpec("reporting", subject_of(EscalationOpened), on_escalation_opened),
     ConsumerSpec("reporting", subject_of(EscalationResolved), on_escalation_resolved),
+    ConsumerSpec("reporting", subject_of(TicketStatusChanged), on_status_changed),
+    ConsumerSpec("reporting", subject_of(TicketAssigned), on_ticket_assigned),
+    ConsumerSpec("reporting", subject_of(ReferralSent), on_referral_sent),
+    ConsumerSpec("reporting", subject_of(ReferralReceived), on_referral_received),
+    ConsumerSpec("reporting", subject_of(ReferralUpdated), on_referral_updated),
 )
 # The handler of each event type, for replays that bypass the durable consumers.
 HANDLERS = {spec.subject: spec.handler for spec in SPECS}

@@ -388,6 +388,14 @@ class FactState:
     closed_event_id: str | None = None
     sla_breached: bool = False
     erased: bool = False
+    # Where the ticket stands at intake (ticket.status_changed, ticket.closed); None is "new".
+    status: str | None = None
+    status_at: datetime | None = None
+    status_event_id: str | None = None
+    # Whether a handler holds it (ticket.assigned); which handler is triage's business.
+    assigned: bool | None = None
+    assigned_at: datetime | None = None
+    assignment_event_id: str | None = None
 
 
 @dataclass
@@ -497,20 +505,77 @@ def escalation_counts(e: EscalationLike) -> frozenset[CounterKey]:
     return frozenset(keys)
 
 
-class ReferralLike(Protocol):
-    @property
-    def partner_id(self) -> str: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def at(self) -> datetime | None: ...
+@dataclass
+class ReferralState:
+    """A referral's fact as plain data (the columns of `referral_facts`)."""
+
+    referral_id: Any
+    ticket_id: Any = None
+    partner_id: str = ""
+    # "sent" (to a partner) or "received" (from one): how its counters are named.
+    direction: str = ""
+    # When the partner acknowledged receipt (sent) or when it reached us (received).
+    at: datetime | None = None
+    # The latest referral.updated wins: its state, time and event id.
+    state: str | None = None
+    state_at: datetime | None = None
+    state_event_id: str | None = None
+    # The earliest update: the day of a referral withdrawn before it ever left.
+    first_changed_at: datetime | None = None
+    # The first time it was accepted, kept when it is closed afterwards.
+    accepted_at: datetime | None = None
 
 
-def referral_counts(r: ReferralLike) -> frozenset[CounterKey]:
-    """A referral counts once, under its partner, as sent or received, on its day."""
-    if r.at is None:
+# What a referral's latest state publishes as its outcome: not yet concluded is "open".
+REFERRAL_OUTCOMES = ("open", "accepted", "declined", "closed", "withdrawn")
+REFERRAL_DIRECTIONS = ("sent", "received")
+# Partner ids are counter values; a longer one could not be stored in every database.
+MAX_PARTNER_ID = 64
+
+
+def referral_outcome(state: str | None) -> str:
+    return state if state in REFERRAL_OUTCOMES else "open"
+
+
+def referral_counts(r: ReferralState) -> frozenset[CounterKey]:
+    """A referral counts under its partner: as sent or received on the day it was, its
+    outcome and time to acceptance on that same day (or, never sent, on its first update)."""
+    start = r.at or r.first_changed_at
+    if start is None or r.direction not in REFERRAL_DIRECTIONS:
         return frozenset()
-    return frozenset({(r.at.date(), f"referral_{r.direction}", r.partner_id)})
+    day, partner, direction = start.date(), r.partner_id, r.direction
+    keys: set[CounterKey] = {
+        (day, f"referral_outcome:{direction}:{referral_outcome(r.state)}", partner)
+    }
+    if r.at is not None:
+        keys.add((day, f"referral_{direction}", partner))
+        if r.accepted_at is not None:
+            minutes = max((r.accepted_at - r.at) / timedelta(minutes=1), 0.0)
+            keys.add((day, f"referral_acceptance:{direction}:{duration_bucket(minutes)}", partner))
+    return frozenset(keys)
+
+
+# --- current state (ops gauges) ----------------------------------------------------------
+
+# A gauge cell: (name, label value). Tickets now, not per day: what /metrics shows.
+GaugeKey = tuple[str, str]
+DONE_STATES = frozenset({"resolved", "closed"})
+UNTRIAGED = "untriaged"
+
+
+def ticket_gauges(t: FactState) -> frozenset[GaugeKey]:
+    """What one ticket adds 1 to now: its state and, while open, the queues it waits in."""
+    if t.received_at is None:
+        return frozenset()
+    state = t.status or "new"
+    keys: set[GaugeKey] = {("tickets", state)}
+    if state not in DONE_STATES:
+        priority = t.priority or UNTRIAGED
+        if t.first_response_at is None:
+            keys.add(("unanswered", priority))
+        if not t.assigned:
+            keys.add(("unassigned", priority))
+    return frozenset(keys)
 
 
 def duration_bucket(minutes: float) -> str:

@@ -10,6 +10,10 @@ _EN_VALUES = {
     "activists_assisted": "Activists assisted",
     "tickets_escalated": "Tickets escalated",
     "P1": "P1 critical", "P2": "P2 high", "P3": "P3 normal", "P4": "P4 low",
+    "sent": "Sent", "received": "Received",
+    "open": "Open", "accepted": "Accepted", "declined": "Declined", "closed": "Closed",
+    "withdrawn": "Withdrawn",
+    "p50": "Median (p50)", "p90": "p90",
 }  # fmt: skip
 
 _AR_VALUES = {
@@ -40,6 +44,10 @@ _AR_VALUES = {
     "journalist": "صحفي", "activist": "ناشط", "hrd": "مدافع عن حقوق الإنسان",
     "lgbtq": "مجتمع الميم", "civil_society": "مجتمع مدني", "private_person": "فرد",
     "unknown": "غير معروف",
+    "sent": "مُرسلة", "received": "مُستلمة",
+    "open": "قيد المتابعة", "accepted": "مقبولة", "declined": "مرفوضة", "closed": "مغلقة",
+    "withdrawn": "مسحوبة",
+    "p50": "الوسيط (p50)", "p90": "p90",
 }  # fmt: skip
 
 LABELS: dict[str, dict[str, Any]] = {
@@ -54,6 +62,19 @@ LABELS: dict[str, dict[str, Any]] = {
         "chart": {
             "priority": "Tickets by priority, per day",
             "category": "Tickets by category, per day",
+            "platform_response": "Platform response time (minutes)",
+            "referrals": "Referrals sent and received, per day",
+        },
+        "referrals": {
+            "title": "Referrals",
+            "partners": "By partner",
+            "partner": "Partner",
+            "outcomes": {"sent": "Referrals sent: where they stand",
+                         "received": "Referrals received: where they stand"},
+            "acceptance": {"sent": "Referrals sent: time to acceptance (minutes)",
+                           "received": "Referrals received: time to acceptance (minutes)"},
+            "count": "Referrals",
+            "none": "No referrals this month.",
         },
         "dimensions": {
             "category": "By category", "priority": "By priority", "channel": "By channel",
@@ -69,7 +90,23 @@ LABELS: dict[str, dict[str, Any]] = {
         "value": "",
         "tickets": "الطلبات",
         "total": "المجموع",
-        "chart": {"priority": "الطلبات حسب الأولوية يومياً", "category": "الطلبات حسب الفئة يومياً"},
+        "chart": {
+            "priority": "الطلبات حسب الأولوية يومياً",
+            "category": "الطلبات حسب الفئة يومياً",
+            "platform_response": "زمن استجابة المنصات (بالدقائق)",
+            "referrals": "الإحالات المُرسلة والمُستلمة يومياً",
+        },
+        "referrals": {
+            "title": "الإحالات",
+            "partners": "حسب الجهة الشريكة",
+            "partner": "الجهة الشريكة",
+            "outcomes": {"sent": "الإحالات المُرسلة: أين وصلت",
+                         "received": "الإحالات المُستلمة: أين وصلت"},
+            "acceptance": {"sent": "الإحالات المُرسلة: الوقت حتى القبول (بالدقائق)",
+                           "received": "الإحالات المُستلمة: الوقت حتى القبول (بالدقائق)"},
+            "count": "الإحالات",
+            "none": "لا إحالات هذا الشهر.",
+        },
         "dimensions": {
             "category": "حسب الفئة", "priority": "حسب الأولوية", "channel": "حسب القناة",
             "requester_role": "حسب صفة مقدّم الطلب", "country": "حسب البلد",

@@ -1,4 +1,7 @@
-"""Operations metrics on /metrics: consumer lag, dead letters, SLA breaches.
+"""Operations metrics on /metrics: tickets by state, queue depth per priority, SLA breaches,
+consumer lag per durable consumer, dead letters per service.
+
+Every label is a state, a priority, a consumer or a service name: nothing about a person.
 
 Prometheus collects synchronously, and reading JetStream or the database is not: a
 background task refreshes a snapshot every `REFRESH_SECONDS`, and a scrape reads it.
@@ -13,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,8 +37,12 @@ class OpsSnapshot:
     """The latest figures read; a scrape before the first refresh shows none."""
 
     pending: dict[str, int] = field(default_factory=dict)
+    # Delivered but not yet acknowledged: a consumer stuck on a batch shows here.
+    ack_pending: dict[str, int] = field(default_factory=dict)
     dead_letters: dict[str, int] = field(default_factory=dict)
     sla_breaches: dict[str, int] = field(default_factory=dict)
+    # Tickets as they stand now: (gauge, label) -> count; see domain.ticket_gauges.
+    tickets: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 class OpsCollector(Collector):
@@ -50,6 +58,13 @@ class OpsCollector(Collector):
         )
         for durable, n in sorted(snap.pending.items()):
             pending.add_metric([durable], n)
+        unacked = GaugeMetricFamily(
+            "sanad_consumer_ack_pending",
+            "Messages delivered to a durable consumer and not yet acknowledged",
+            labels=["consumer"],
+        )
+        for durable, n in sorted(snap.ack_pending.items()):
+            unacked.add_metric([durable], n)
         dead = GaugeMetricFamily(
             "sanad_dead_letters", "Messages held in the dead-letter stream", labels=["service"]
         )
@@ -62,7 +77,28 @@ class OpsCollector(Collector):
         )
         for priority, n in sorted(snap.sla_breaches.items()):
             breaches.add_metric([priority], n)
-        return [pending, dead, breaches]
+        return [pending, unacked, dead, breaches, *self._tickets(snap)]
+
+    @staticmethod
+    def _tickets(snap: OpsSnapshot) -> list[Metric]:
+        by_state = GaugeMetricFamily(
+            "sanad_tickets", "Tickets by their current status at intake", labels=["state"]
+        )
+        unanswered = GaugeMetricFamily(
+            "sanad_queue_unanswered",
+            "Open tickets with no reply to the requester yet, by priority",
+            labels=["priority"],
+        )
+        unassigned = GaugeMetricFamily(
+            "sanad_queue_unassigned",
+            "Open tickets no handler holds, by priority",
+            labels=["priority"],
+        )
+        families = {"tickets": by_state, "unanswered": unanswered, "unassigned": unassigned}
+        for (name, value), n in sorted(snap.tickets.items()):
+            if name in families:
+                families[name].add_metric([value], n)
+        return list(families.values())
 
 
 async def refresh(
@@ -72,15 +108,21 @@ async def refresh(
     sessions: SessionMaker,
     specs: Sequence[ConsumerSpec],
 ) -> None:
-    """Read each consumer's pending count, the dead letters per service, the SLA breaches."""
+    """Read the ticket gauges and SLA breaches, each consumer's pending count, the dead
+    letters per service."""
     async with sessions() as session:
         found = await repository.totals(session, ("sla_breached",), None, None)
+        snapshot.tickets = await repository.gauges(session)
     snapshot.sla_breaches = {priority: n for (_, priority), n in found.items()}
     if js is None:
         return
     for spec in specs:
-        info = await js.consumer_info(stream_for(spec.subject).name, spec.durable)
+        try:
+            info = await js.consumer_info(stream_for(spec.subject).name, spec.durable)
+        except NotFoundError:
+            continue  # not made yet (its consumer starts later): the others still count
         snapshot.pending[spec.durable] = int(info.num_pending or 0)
+        snapshot.ack_pending[spec.durable] = int(info.num_ack_pending or 0)
     dlq = await js.stream_info(DLQ_STREAM, subjects_filter=f"{DLQ_PREFIX}.>")
     snapshot.dead_letters = {
         subject.removeprefix(f"{DLQ_PREFIX}."): int(n)

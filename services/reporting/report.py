@@ -12,7 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import service
-from services.reporting.charts import line_chart
+from services.reporting.charts import duration_chart, line_chart
+from services.reporting.domain import REFERRAL_DIRECTIONS
 from services.reporting.errors import PdfUnavailable
 from services.reporting.labels import LABELS
 
@@ -30,7 +31,7 @@ _env = Environment(
 
 
 async def monthly(*, session: AsyncSession, month: str, lang: str, threshold: int) -> str:
-    """The month's counters, breakdowns and daily charts, rendered as HTML."""
+    """The month's counters, breakdowns, referrals and charts, rendered as HTML."""
     first = date.fromisoformat(f"{month}-01")
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     words = LABELS[lang]
@@ -60,6 +61,38 @@ async def monthly(*, session: AsyncSession, month: str, lang: str, threshold: in
         )
         title = words["chart"][dimension]
         charts.append(line_chart(found, title=title, labels=words["values"]))
+    platforms = await service.durations(
+        session=session, figure="platform_response", first=first, last=last, threshold=threshold
+    )
+    charts.append(
+        duration_chart(platforms, title=words["chart"]["platform_response"], labels=words["values"])
+    )
+    referred = await service.series(
+        session=session,
+        dimension="referrals",
+        first=first,
+        last=last,
+        granularity="day",
+        threshold=threshold,
+    )
+    charts.append(line_chart(referred, title=words["chart"]["referrals"], labels=words["values"]))
+    referrals = {
+        "partners": await service.referrals(
+            session=session, first=first, last=last, threshold=threshold
+        ),
+        "outcomes": [
+            await service.referral_outcomes(
+                session=session, direction=d, first=first, last=last, threshold=threshold
+            )
+            for d in REFERRAL_DIRECTIONS
+        ],
+        "acceptance": [
+            await service.referral_acceptance(
+                session=session, direction=d, first=first, last=last, threshold=threshold
+            )
+            for d in REFERRAL_DIRECTIONS
+        ],
+    }
     context: dict[str, Any] = {
         "lang": lang,
         "dir": "rtl" if lang == "ar" else "ltr",
@@ -69,6 +102,7 @@ async def monthly(*, session: AsyncSession, month: str, lang: str, threshold: in
         "counters": counters.value_totals,
         "tables": tables,
         "charts": charts,
+        "referrals": referrals,
     }
     return _env.get_template("monthly.html").render(**context)
 

@@ -27,8 +27,11 @@ BreakdownDimension = Literal[
     "outcome",
     "sla_breached",
 ]
-SeriesDimension = Literal[BreakdownDimension, "public"]
-ChartDimension = Literal["priority", "category"]
+SeriesDimension = Literal[
+    BreakdownDimension, "public", "referrals", "referral_sent", "referral_received"
+]
+ChartDimension = Literal["priority", "category", "referrals"]
+ReferralDirection = Literal["sent", "received"]
 
 
 def _answer(report: Report, fmt: str) -> Report | Response:
@@ -131,13 +134,41 @@ async def get_referrals(
     return _answer(found, format)
 
 
+@router.get("/reports/referrals/outcomes/{direction}", response_model=Series)
+async def get_referral_outcomes(
+    direction: ReferralDirection,
+    q: ReportDep,
+    format: FormatDep = "json",
+) -> Report | Response:
+    """Referrals sent or received, by partner and where they stand (open, accepted, declined,
+    closed, withdrawn), counted on the day they were sent or received."""
+    found = await service.referral_outcomes(
+        session=q.session, direction=direction, first=q.first, last=q.last, threshold=q.threshold
+    )
+    return _answer(found, format)
+
+
+@router.get("/reports/referrals/acceptance/{direction}", response_model=Durations)
+async def get_referral_acceptance(
+    direction: ReferralDirection,
+    q: ReportDep,
+    format: FormatDep = "json",
+) -> Report | Response:
+    """Time from a referral reaching the partner (or this helpline) to its acceptance, per
+    partner (p50, p90 in minutes)."""
+    found = await service.referral_acceptance(
+        session=q.session, direction=direction, first=q.first, last=q.last, threshold=q.threshold
+    )
+    return _answer(found, format)
+
+
 @router.get("/reports/charts/{dimension}.svg", response_class=Response)
 async def get_chart(
     dimension: ChartDimension,
     q: ReportDep,
     granularity: Granularity = "week",
 ) -> Response:
-    """Tickets over time by priority or category, as SVG."""
+    """Tickets over time by priority or category, or referrals sent and received, as SVG."""
     found = await service.series(
         session=q.session,
         dimension=dimension,
@@ -146,7 +177,8 @@ async def get_chart(
         granularity=granularity,
         threshold=q.threshold,
     )
-    svg = line_chart(found, title=f"Tickets by {dimension}")
+    title = "Referrals" if dimension == "referrals" else f"Tickets by {dimension}"
+    svg = line_chart(found, title=title)
     return Response(svg, media_type="image/svg+xml")
 
 

@@ -11,14 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting import repository
 from services.reporting.domain import (
+    DURATION_BUCKETS,
+    MAX_PARTNER_ID,
+    OPEN_BUCKET,
     PUBLIC_COUNTERS,
     RECEIVED_DIMENSIONS,
+    REFERRAL_DIRECTIONS,
+    REFERRAL_OUTCOMES,
     SLA_TARGET_MINUTES,
     WEEKLY_DIMENSIONS,
     EscalationState,
     FactState,
     Granularity,
     Line,
+    ReferralState,
     percentile,
     period_label,
     period_start,
@@ -35,14 +41,20 @@ from shared.contracts import (
     Envelope,
     EscalationOpened,
     EscalationResolved,
+    ReferralDirection,
+    ReferralReceived,
+    ReferralSent,
+    ReferralUpdated,
     RepriorityReason,
     RequesterErased,
     SlaBreached,
     SlaLevel,
+    TicketAssigned,
     TicketClosed,
     TicketMessageAdded,
     TicketReceived,
     TicketReprioritised,
+    TicketStatusChanged,
     TicketTriaged,
 )
 from shared.messaging.consumer import PermanentError
@@ -147,6 +159,37 @@ async def record_closed(*, session: AsyncSession, event: TicketClosed) -> None:
         if fact.resolved_at is None or version > (fact.resolved_at, fact.closed_event_id or ""):
             fact.resolved_at, fact.closed_event_id = version
             fact.outcome = data.outcome.value
+        _set_status(fact, version, "closed")
+
+    repository.stage(session, ticket_id, change)
+
+
+async def record_status_changed(*, session: AsyncSession, event: TicketStatusChanged) -> None:
+    """The latest status change of a ticket is where it stands (an ops gauge, not a report)."""
+    ticket_id, data = _ticket_of(event), event.data
+    version = (data.changed_at, str(event.event_id))
+
+    def change(fact: FactState) -> None:
+        _set_status(fact, version, data.to_status.value)
+
+    repository.stage(session, ticket_id, change)
+
+
+def _set_status(fact: FactState, version: tuple[datetime, str], status: str) -> None:
+    if fact.status_at is None or version > (fact.status_at, fact.status_event_id or ""):
+        fact.status = status
+        fact.status_at, fact.status_event_id = version
+
+
+async def record_assigned(*, session: AsyncSession, event: TicketAssigned) -> None:
+    """Whether a handler holds the ticket, by the latest assignment; the handler id is dropped."""
+    ticket_id, data = _ticket_of(event), event.data
+    version = (data.assigned_at, str(event.event_id))
+
+    def change(fact: FactState) -> None:
+        if fact.assigned_at is None or version > (fact.assigned_at, fact.assignment_event_id or ""):
+            fact.assigned = data.handler_id is not None
+            fact.assigned_at, fact.assignment_event_id = version
 
     repository.stage(session, ticket_id, change)
 
@@ -211,6 +254,57 @@ async def record_erased(*, session: AsyncSession, event: RequesterErased) -> Non
         repository.stage(session, ticket_id, change)
 
 
+_DIRECTION = {ReferralDirection.outbound: "sent", ReferralDirection.inbound: "received"}
+
+
+def _partner(partner_id: str) -> str:
+    if not partner_id or len(partner_id) > MAX_PARTNER_ID:
+        raise PermanentError(f"a partner id must have 1 to {MAX_PARTNER_ID} characters")
+    return partner_id
+
+
+async def record_referral_sent(*, session: AsyncSession, event: ReferralSent) -> None:
+    """A partner acknowledged a referral from here: it counts as sent, on that day."""
+    data, partner = event.data, _partner(event.data.partner_id)
+
+    def change(fact: ReferralState) -> None:
+        fact.ticket_id = event.ticket_id or fact.ticket_id
+        fact.partner_id, fact.direction, fact.at = partner, "sent", data.sent_at
+
+    repository.stage_referral(session, data.referral_id, change)
+
+
+async def record_referral_received(*, session: AsyncSession, event: ReferralReceived) -> None:
+    """A partner referred a case here. Only partner and time are kept: never the sealed
+    details, and nothing of the person (their ticket counts through intake's events)."""
+    data, partner = event.data, _partner(event.data.partner_id)
+
+    def change(fact: ReferralState) -> None:
+        fact.ticket_id = event.ticket_id or fact.ticket_id
+        fact.partner_id, fact.direction, fact.at = partner, "received", data.received_at
+
+    repository.stage_referral(session, data.referral_id, change)
+
+
+async def record_referral_updated(*, session: AsyncSession, event: ReferralUpdated) -> None:
+    """The latest state wins; the first acceptance is kept for the time to acceptance."""
+    data, partner = event.data, _partner(event.data.partner_id)
+    version = (data.changed_at, str(event.event_id))
+
+    def change(fact: ReferralState) -> None:
+        fact.partner_id, fact.direction = partner, _DIRECTION[data.direction]
+        if fact.state_at is None or version > (fact.state_at, fact.state_event_id or ""):
+            fact.state = data.state.value
+            fact.state_at, fact.state_event_id = version
+        if fact.first_changed_at is None or data.changed_at < fact.first_changed_at:
+            fact.first_changed_at = data.changed_at
+        accepted = data.state.value == "accepted"
+        if accepted and (fact.accepted_at is None or data.changed_at < fact.accepted_at):
+            fact.accepted_at = data.changed_at
+
+    repository.stage_referral(session, data.referral_id, change)
+
+
 def _ticket_of(event: Envelope) -> uuid.UUID:
     if event.ticket_id is None:
         raise PermanentError(f"{event.type} without a ticket id")
@@ -268,17 +362,27 @@ async def series(
     """A dimension over time; by country never finer than a week."""
     if dimension in WEEKLY_DIMENSIONS and granularity == "day":
         granularity = "week"
-    first, last = await _window(session, first, last, granularity)
+    prefix = "referral" if dimension.startswith("referral") else None
+    first, last = await _window(session, first, last, granularity, prefix=prefix)
     if granularity == "day" and (last - first).days >= MAX_DAILY_DAYS:
         raise RangeTooLong(f"a daily series covers at most {MAX_DAILY_DAYS} days")
     starts = periods(first, last, granularity)
     labels = [period_label(s, granularity) for s in starts]
     grid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for day, value, n in await repository.by_day(session, dimension, first, last):
-        grid[period_label(period_start(day, granularity), granularity)][value] += n
+    # "referrals": sent and received over time, all partners together.
+    sources = ("referral_sent", "referral_received") if dimension == "referrals" else (dimension,)
+    for source in sources:
+        found = await repository.by_day(
+            session, source, first, last, by_month=granularity == "month"
+        )
+        for day, value, n in found:
+            column = source.removeprefix("referral_") if dimension == "referrals" else value
+            grid[period_label(period_start(day, granularity), granularity)][column] += n
     if dimension == "public":
         return _counters(grid, labels, first, last, granularity, threshold)
     values = sorted({v for row in grid.values() for v in row})
+    if dimension == "referrals":
+        values = list(REFERRAL_DIRECTIONS)
     out = protect_grid(grid, labels, values, threshold)
     return Series(
         dimension=dimension,
@@ -339,17 +443,7 @@ async def durations(
     hist: dict[str, dict[str, int]] = {k: {} for k in keys}
     for (dim, bucket), n in found.items():
         hist[dim.split(":", 1)[1]][bucket] = n
-    counts = {k: sum(h.values()) for k, h in hist.items()}
-    shown = {k: v for k, v in counts.items() if v >= threshold}
-    published, _ = protect_line(counts, sum(counts.values()), threshold)
-    return Durations(
-        figure=figure,
-        first_day=first,
-        last_day=last,
-        count=published,
-        p50_minutes={k: percentile(hist[k], 0.5) if k in shown else None for k in keys},
-        p90_minutes={k: percentile(hist[k], 0.9) if k in shown else None for k in keys},
-    )
+    return _durations(figure, hist, keys, first, last, threshold)
 
 
 async def rates(
@@ -387,24 +481,99 @@ async def referrals(
     *, session: AsyncSession, first: date | None, last: date | None, threshold: int
 ) -> Series:
     """Referrals per partner, sent and received, as a partners x direction table."""
-    first, last = await _window(session, first, last, "day")
+    first, last = await _window(session, first, last, "day", prefix="referral")
     found = await repository.totals(session, ("referral_sent", "referral_received"), first, last)
     grid: dict[str, dict[str, int]] = defaultdict(dict)
     for (dim, partner), n in found.items():
         grid[partner][dim.removeprefix("referral_")] = n
-    partners, directions = sorted(grid), ["sent", "received"]
-    out = protect_grid(grid, partners, directions, threshold)
+    partners, directions = sorted(grid), list(REFERRAL_DIRECTIONS)
+    return _grid_series("referrals", grid, partners, directions, first, last, threshold)
+
+
+async def referral_outcomes(
+    *,
+    session: AsyncSession,
+    direction: str,
+    first: date | None,
+    last: date | None,
+    threshold: int,
+) -> Series:
+    """Referrals of one direction by partner and where they stand now (open, accepted, ...)."""
+    first, last = await _window(session, first, last, "day", prefix="referral")
+    prefix = f"referral_outcome:{direction}:"
+    found = await repository.totals(session, [prefix + o for o in REFERRAL_OUTCOMES], first, last)
+    grid: dict[str, dict[str, int]] = defaultdict(dict)
+    for (dim, partner), n in found.items():
+        grid[partner][dim.removeprefix(prefix)] = n
+    partners = sorted(grid)
+    dimension = f"referral_outcomes:{direction}"
+    return _grid_series(dimension, grid, partners, list(REFERRAL_OUTCOMES), first, last, threshold)
+
+
+def _grid_series(
+    dimension: str,
+    grid: dict[str, dict[str, int]],
+    rows: list[str],
+    columns: list[str],
+    first: date,
+    last: date,
+    threshold: int,
+) -> Series:
+    """A table that is not over time (rows are partners), in the shape of a series."""
+    out = protect_grid(grid, rows, columns, threshold)
     return Series(
-        dimension="referrals",
+        dimension=dimension,
         granularity="day",
         first_day=first,
         last_day=last,
-        periods=partners,
-        values=directions,
+        periods=rows,
+        values=columns,
         cells=out.cells,
         period_totals=out.row_totals,
         value_totals=out.column_totals,
         total=out.total,
+    )
+
+
+async def referral_acceptance(
+    *,
+    session: AsyncSession,
+    direction: str,
+    first: date | None,
+    last: date | None,
+    threshold: int,
+) -> Durations:
+    """Time from a referral reaching its partner (or us) to its acceptance, per partner."""
+    first, last = await _window(session, first, last, "day", prefix="referral")
+    prefix = f"referral_acceptance:{direction}:"
+    bounds = [*(str(b) for b in DURATION_BUCKETS), OPEN_BUCKET]
+    found = await repository.totals(session, [prefix + b for b in bounds], first, last)
+    hist: dict[str, dict[str, int]] = defaultdict(dict)
+    for (dim, partner), n in found.items():
+        hist[partner][dim.removeprefix(prefix)] = n
+    figure = f"referral_acceptance:{direction}"
+    return _durations(figure, hist, sorted(hist), first, last, threshold)
+
+
+def _durations(
+    figure: str,
+    hist: dict[str, dict[str, int]],
+    keys: list[str],
+    first: date,
+    last: date,
+    threshold: int,
+) -> Durations:
+    """Counts protected together; percentiles only where the count itself is published."""
+    counts = {k: sum(hist.get(k, {}).values()) for k in keys}
+    shown = {k for k, v in counts.items() if v >= threshold}
+    published, _ = protect_line(counts, sum(counts.values()), threshold)
+    return Durations(
+        figure=figure,
+        first_day=first,
+        last_day=last,
+        count=published,
+        p50_minutes={k: percentile(hist.get(k, {}), 0.5) if k in shown else None for k in keys},
+        p90_minutes={k: percentile(hist.get(k, {}), 0.9) if k in shown else None for k in keys},
     )
 
 
@@ -414,11 +583,17 @@ async def _suffixes(session: AsyncSession, dimension: str, first: date, last: da
 
 
 async def _window(
-    session: AsyncSession, first: date | None, last: date | None, granularity: Granularity
+    session: AsyncSession,
+    first: date | None,
+    last: date | None,
+    granularity: Granularity,
+    *,
+    prefix: str | None = None,
 ) -> tuple[date, date]:
-    """The range asked for, defaulting to all the data, widened to whole weeks if need be."""
+    """The range asked for, defaulting to all the data (of tickets, or of the counters named
+    `prefix`...), widened to whole periods if need be."""
     if first is None or last is None:
-        known_first, known_last = await repository.days_with_data(session)
+        known_first, known_last = await repository.days_with_data(session, prefix)
         today = date.today()
         first = first or known_first or today
         last = last or known_last or today

@@ -1,4 +1,7 @@
-"""Builders for the lifecycle events reporting folds, and folding them through the handlers."""
+"""Builders for the lifecycle events reporting folds, and folding them through the handlers.
+
+Times are given as offsets from RECEIVED_AT, so a test reads as a timeline.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,11 @@ from typing import Any
 from services.reporting.consumers import HANDLERS
 from shared.app import Runtime
 from shared.contracts import (
+    TLP,
     Author,
     Category,
     Channel,
+    ConsentPurpose,
     Envelope,
     EscalationAction,
     EscalationOpened,
@@ -22,16 +27,30 @@ from shared.contracts import (
     EscalationState,
     Outcome,
     Priority,
+    ReferralDirection,
+    ReferralReceived,
+    ReferralReceivedData,
+    ReferralSent,
+    ReferralSentData,
+    ReferralState,
+    ReferralUpdated,
+    ReferralUpdatedData,
     RepriorityReason,
+    RequesterRole,
     SlaBreached,
     SlaBreachedData,
     SlaLevel,
+    TicketAssigned,
+    TicketAssignedData,
     TicketClosed,
     TicketClosedData,
     TicketMessageAdded,
     TicketMessageAddedData,
     TicketReprioritised,
     TicketReprioritisedData,
+    TicketStatus,
+    TicketStatusChanged,
+    TicketStatusChangedData,
 )
 from shared.db import transaction
 from shared.testing.events import RECEIVED_AT
@@ -147,3 +166,97 @@ def escalation_resolved(
         seconds_to_outcome=int(resolved_after.total_seconds()),
     )
     return EscalationResolved(ticket_id=ticket_id, occurred_at=resolved_at, data=data)
+
+
+def status_changed(
+    ticket_id: uuid.UUID,
+    *,
+    after: timedelta,
+    to: TicketStatus,
+    from_status: TicketStatus = TicketStatus.new,
+) -> TicketStatusChanged:
+    at = RECEIVED_AT + after
+    data = TicketStatusChangedData(
+        from_status=from_status, to_status=to, actor_id="handler-1", changed_at=at
+    )
+    return TicketStatusChanged(ticket_id=ticket_id, occurred_at=at, data=data)
+
+
+def assigned(
+    ticket_id: uuid.UUID, *, after: timedelta, handler_id: str | None = "h-amal"
+) -> TicketAssigned:
+    at = RECEIVED_AT + after
+    data = TicketAssignedData(
+        handler_id=handler_id, automatic=True, actor_id="triage", assigned_at=at
+    )
+    return TicketAssigned(ticket_id=ticket_id, occurred_at=at, data=data)
+
+
+SEALED_DETAILS = "sealed-details-reporting-must-never-keep"
+
+
+def referral_sent(
+    referral_id: uuid.UUID,
+    *,
+    partner: str = "partner-a",
+    after: timedelta,
+    ticket_id: uuid.UUID | None = None,
+) -> ReferralSent:
+    at = RECEIVED_AT + after
+    data = ReferralSentData(
+        referral_id=referral_id,
+        partner_id=partner,
+        category=Category.doxxing,
+        priority=Priority.P2,
+        tlp=TLP.amber,
+        attempts=1,
+        created_at=at - timedelta(minutes=5),
+        sent_at=at,
+    )
+    return ReferralSent(ticket_id=ticket_id or uuid.uuid4(), occurred_at=at, data=data)
+
+
+def referral_received(
+    referral_id: uuid.UUID,
+    *,
+    partner: str = "partner-a",
+    after: timedelta,
+    ticket_id: uuid.UUID | None = None,
+) -> ReferralReceived:
+    at = RECEIVED_AT + after
+    data = ReferralReceivedData(
+        referral_id=referral_id,
+        partner_id=partner,
+        category=Category.threats,
+        priority=Priority.P1,
+        physical_risk=True,
+        requester_role=RequesterRole.journalist,
+        country="LB",
+        consents={ConsentPurpose.share_with_partners: True},
+        tlp=TLP.red,
+        sealed_details=SEALED_DETAILS,
+        received_at=at,
+    )
+    return ReferralReceived(ticket_id=ticket_id or uuid.uuid4(), occurred_at=at, data=data)
+
+
+def referral_updated(
+    referral_id: uuid.UUID,
+    *,
+    partner: str = "partner-a",
+    direction: ReferralDirection = ReferralDirection.outbound,
+    to: ReferralState,
+    after: timedelta,
+    from_state: ReferralState = ReferralState.sent,
+) -> ReferralUpdated:
+    at = RECEIVED_AT + after
+    data = ReferralUpdatedData(
+        referral_id=referral_id,
+        partner_id=partner,
+        direction=direction,
+        from_state=from_state,
+        state=to,
+        actor_id="partner",
+        changed_at=at,
+    )
+    return ReferralUpdated(occurred_at=at, data=data)

@@ -221,7 +221,7 @@ async def test_the_monthly_report_page_carries_its_charts_and_tables(
     assert response.headers["content-type"].startswith("text/html")
     assert f'dir="{direction}"' in page
     assert word in page
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 4  # priority, category, platform response, referrals
     assert 'data-series="P2"' in page
     assert 'data-series="account_compromise"' in page
     assert "&lt;5" in page  # the two P1 tickets
