@@ -385,6 +385,24 @@ class TicketAssigned(Envelope):
     data: TicketAssignedData
 
 
+class LeadPagedData(Payload):
+    # The roster id of the shift lead paged, or None when no lead is on shift (the
+    # notification hook still fires, so a coordinator hears of it).
+    lead_id: str | None
+    priority: Priority
+    # Why: "p1" for a new P1 ticket; room for other reasons without a new event.
+    reason: str = Field(max_length=32)
+    paged_at: datetime
+
+
+class LeadPaged(Envelope):
+    """Triage paged the on-shift lead about a ticket (a P1 arrived)."""
+
+    type: Literal["sanad.triage.lead.paged"] = "sanad.triage.lead.paged"
+    producer: Literal["triage"] = "triage"
+    data: LeadPagedData
+
+
 # --- escalation --------------------------------------------------------------
 
 
@@ -579,6 +597,7 @@ Event: TypeAlias = Annotated[
     | TicketReprioritised
     | SlaBreached
     | TicketAssigned
+    | LeadPaged
     | EscalationOpened
     | EscalationUpdated
     | EscalationResolved
@@ -598,6 +617,7 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     TicketReprioritised,
     SlaBreached,
     TicketAssigned,
+    LeadPaged,
     EscalationOpened,
     EscalationUpdated,
     EscalationResolved,
