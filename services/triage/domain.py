@@ -6,6 +6,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from services.triage.lexicon import Group, Lexicon, Signal
 from services.triage.text import (
@@ -23,10 +25,14 @@ __all__ = [
     "SUPPORTED_LANGUAGES",
     "Candidate",
     "Classification",
+    "Shift",
+    "backoff",
     "choose_handler",
+    "choose_lead",
     "classify",
     "detect_language",
     "normalise",
+    "on_shift",
     "priority_for",
     "speaks",
 ]
@@ -373,12 +379,61 @@ def _floor_for_unread(priority: Priority, role: RequesterRole, reasons: list[str
     return priority
 
 
+# --- shifts -----------------------------------------------------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Working hours on some weekdays, in the handler's own time zone.
+
+    `end` at or before `start` runs overnight: a "fri" 22:00-06:00 shift covers Friday
+    night and Saturday until 06:00 (it belongs to the day it starts on).
+    """
+
+    days: frozenset[int]  # 0 = Monday, as datetime.weekday()
+    start: time
+    end: time
+
+    def covers(self, local: datetime) -> bool:
+        now, day = local.time().replace(tzinfo=None), local.weekday()
+        if self.start < self.end:
+            return day in self.days and self.start <= now < self.end
+        return (day in self.days and now >= self.start) or (
+            (day - 1) % 7 in self.days and now < self.end
+        )
+
+
+def on_shift(shifts: Iterable[Shift], zone: ZoneInfo, now: datetime) -> bool:
+    """Whether `now` (aware) falls in one of the shifts, read on the zone's wall clock.
+
+    No shifts at all means always on: a roster without hours keeps working as before.
+    The wall clock follows the zone's rules, so a shift keeps its local hours across
+    daylight saving changes.
+    """
+    shifts = list(shifts)
+    if not shifts:
+        return True
+    local = now.astimezone(zone)
+    return any(s.covers(local) for s in shifts)
+
+
+def backoff(attempts: int, *, base: float, cap: float) -> timedelta:
+    """The wait after `attempts` failed deliveries: doubling from `base`, never above `cap`."""
+    exponent = min(max(attempts - 1, 0), 30)
+    return timedelta(seconds=min(cap, base * (2**exponent)))
+
+
 # --- assignment -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A roster entry as the assignment rule sees it, with its open tickets now."""
+    """A roster entry as the assignment rule sees it, with its open tickets now.
+
+    `available` is already the availability flag and being on shift at the time.
+    """
 
     handler_id: str
     languages: frozenset[str]
@@ -386,6 +441,7 @@ class Candidate:
     max_open: int
     available: bool
     open_tickets: int
+    lead: bool = False
 
 
 def speaks(languages: frozenset[str], language: str) -> bool:
@@ -429,3 +485,11 @@ def choose_handler(
         ),
     )
     return best.handler_id
+
+
+def choose_lead(candidates: Iterable[Candidate]) -> str | None:
+    """The lead to page about a P1: an available lead on shift, least loaded, then by id."""
+    leads = [c for c in candidates if c.lead and c.available]
+    if not leads:
+        return None
+    return min(leads, key=lambda c: (c.open_tickets, c.handler_id)).handler_id

@@ -12,6 +12,7 @@ from services.triage.consumers import consumers
 from services.triage.jobs import start_sla_job
 from services.triage.lexicon import load_lexicon
 from services.triage.models import TriageBase
+from services.triage.notify import start_notify_job
 from services.triage.routes import router
 from shared.app import Runtime, ServiceDefinition, create_service_app
 from shared.crypto import (
@@ -42,6 +43,7 @@ async def _on_start(runtime: Runtime) -> None:
     async with transaction(runtime.writer_sessions) as session:
         await service.seal_clear_reasons(session=session, masters=masters)
     start_sla_job(runtime, settings.sla_check_seconds)
+    start_notify_job(runtime)
 
 
 DEFINITION = ServiceDefinition(

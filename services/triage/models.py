@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import JSON, Column, LargeBinary
+from sqlalchemy import JSON, Column, LargeBinary, false
 from sqlalchemy.orm import registry
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -116,6 +118,14 @@ class Handler(TriageBase, table=True):
     available: bool
     # The API token this handler uses, so that they may take a ticket for themselves.
     token_id: str | None = SQLField(default=None, unique=True)
+    # Working hours ({"days": [...], "start": "HH:MM", "end": "HH:MM"}) in `time_zone`;
+    # none means always on shift.
+    shifts: list[dict[str, Any]] = SQLField(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    time_zone: str = SQLField(default="UTC", sa_column_kwargs={"server_default": "UTC"})
+    # A shift lead: paged when a P1 ticket arrives while they are on shift.
+    lead: bool = SQLField(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -147,6 +157,28 @@ class AssignmentChange(TriageBase, table=True):
     actor_id: str
     reason_sealed: bytes | None = SQLField(default=None, sa_column=Column(LargeBinary))
     changed_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class LeadPage(TriageBase, table=True):
+    """A ticket's P1 page (once per ticket), and its webhook notification's delivery."""
+
+    __tablename__ = "lead_pages"
+
+    ticket_id: uuid.UUID = SQLField(primary_key=True)
+    lead_id: str | None = None
+    priority: str
+    reason: str
+    paged_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
+    # due, done, failed (refused or gave up), expired (too old to be worth a page)
+    status: str = SQLField(default="due", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = SQLField(
+        default=None, sa_column=Column(UTCDateTime(), index=True)
+    )
+    last_http_status: int | None = None
+    # An exception's type name or nothing: never a response body.
+    last_error: str | None = None
+    finished_at: datetime | None = SQLField(default=None, sa_column=Column(UTCDateTime()))
 
 
 # Who read or changed which ticket's triage (shared.audit): ids only, hash-chained.
@@ -293,6 +325,38 @@ def _unique(values: list[Any] | None) -> list[Any] | None:
     return values
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_HHMM = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class ShiftSpec(BaseModel):
+    """Hours on some weekdays in the handler's time zone; `end` <= `start` runs overnight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: str = Field(pattern=_HHMM)
+    end: str = Field(pattern=_HHMM)
+
+    @field_validator("days")
+    @classmethod
+    def _once(cls, values: list[str]) -> list[str]:
+        return _unique(values) or []
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    # zoneinfo reads paths: refuse anything but an IANA-shaped key before it looks.
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+){0,2}", value):
+        raise ValueError("not an IANA time zone")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone") from None
+    return value
+
+
 class HandlerFields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -302,11 +366,19 @@ class HandlerFields(BaseModel):
     max_open: int = Field(default=10, ge=1, le=500)
     available: bool = True
     token_id: str | None = Field(default=None, pattern=_TOKEN_ID)
+    shifts: list[ShiftSpec] = Field(default_factory=list, max_length=21)
+    time_zone: str = Field(default="UTC", max_length=64)
+    lead: bool = False
 
     @field_validator("languages", "expertise")
     @classmethod
     def _once(cls, values: list[Any]) -> list[Any]:
         return _unique(values) or []
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _check_zone(value) or "UTC"
 
 
 class HandlerCreate(HandlerFields):
@@ -326,11 +398,19 @@ class HandlerUpdate(BaseModel):
     max_open: int | None = Field(default=None, ge=1, le=500)
     available: bool | None = None
     token_id: str | None = Field(default=None, pattern=_TOKEN_ID)
+    shifts: list[ShiftSpec] | None = Field(default=None, max_length=21)
+    time_zone: str | None = Field(default=None, max_length=64)
+    lead: bool | None = None
 
     @field_validator("languages", "expertise")
     @classmethod
     def _once(cls, values: list[Any] | None) -> list[Any] | None:
         return _unique(values)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
 
     @model_validator(mode="after")
     def _null_only_unlinks(self) -> HandlerUpdate:
@@ -348,6 +428,11 @@ class HandlerPublic(BaseModel):
     max_open: int
     available: bool
     token_id: str | None
+    shifts: list[ShiftSpec]
+    time_zone: str
+    lead: bool
+    # Available and within a shift at the time of the answer: what assignment looks at.
+    on_shift: bool
     open_tickets: int
     created_at: datetime
     updated_at: datetime
@@ -377,3 +462,22 @@ class Workload(BaseModel):
     handlers: list[HandlerLoad]
     unassigned: int
     unassigned_by_priority: dict[Priority, int]
+
+
+class QueueItem(BaseModel):
+    """One open ticket in the queue: ids, priority, category, due time, holder; no text."""
+
+    ticket_id: uuid.UUID
+    priority: Priority
+    category: Category
+    needs_review: bool
+    sla_state: str | None
+    due_at: datetime | None
+    received_at: datetime
+    handler_id: str | None
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    # Pass as `offset` for the next page; None on the last one.
+    next_offset: int | None

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -14,6 +14,7 @@ from services.triage.models import (
     Assignment,
     AssignmentChange,
     Handler,
+    LeadPage,
     SlaClock,
     TicketKey,
     TriageChange,
@@ -33,7 +34,8 @@ def add(
     | TicketKey
     | Handler
     | Assignment
-    | AssignmentChange,
+    | AssignmentChange
+    | LeadPage,
 ) -> None:
     session.add(record)
 
@@ -188,3 +190,63 @@ async def close_assignments(session: AsyncSession, ticket_ids: Sequence[uuid.UUI
         await session.execute(
             update(Assignment).where(col(Assignment.ticket_id).in_(ticket_ids)).values(open=False)
         )
+
+
+# --- lead pages and their notifications -------------------------------------------------
+
+
+async def get_page(session: AsyncSession, ticket_id: uuid.UUID) -> LeadPage | None:
+    return await session.get(LeadPage, ticket_id)
+
+
+async def pages_due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[LeadPage]:
+    query = (
+        select(LeadPage)
+        .where(col(LeadPage.status) == "due")
+        .where(col(LeadPage.next_attempt_at) <= now)
+        .order_by(col(LeadPage.next_attempt_at))
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def next_page_at(session: AsyncSession) -> datetime | None:
+    query = select(func.min(col(LeadPage.next_attempt_at))).where(col(LeadPage.status) == "due")
+    due: datetime | None = (await session.execute(query)).scalar_one_or_none()
+    return due
+
+
+# --- the queue ---------------------------------------------------------------------------
+
+
+async def queue(
+    session: AsyncSession,
+    *,
+    handler_id: str | None,
+    unassigned: bool,
+    limit: int,
+    offset: int,
+) -> list[tuple[TriageRecord, tuple[str | None, datetime | None], str | None]]:
+    """Open tickets by priority, then due time of a running clock, then received time."""
+    running = col(SlaClock.state).in_(("running", "paused")) & col(SlaClock.due_at).is_not(None)
+    query = (
+        select(TriageRecord, col(SlaClock.state), col(SlaClock.due_at), col(Assignment.handler_id))
+        .join(Assignment, col(Assignment.ticket_id) == col(TriageRecord.ticket_id))
+        .outerjoin(SlaClock, col(SlaClock.ticket_id) == col(TriageRecord.ticket_id))
+        .where(col(Assignment.open))
+        .order_by(
+            col(TriageRecord.priority),
+            case((running, 0), else_=1),
+            case((running, col(SlaClock.due_at)), else_=null()),
+            col(TriageRecord.received_at),
+            col(TriageRecord.ticket_id),
+        )
+        .limit(limit)
+        .offset(offset)
+    )
+    if handler_id is not None:
+        query = query.where(col(Assignment.handler_id) == handler_id)
+    if unassigned:
+        query = query.where(col(Assignment.handler_id).is_(None))
+    rows = (await session.execute(query)).all()
+    return [(record, (state, due), holder) for record, state, due, holder in rows]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.triage import keys, repository
-from services.triage.domain import Candidate, choose_handler
+from services.triage.domain import WEEKDAYS, Candidate, Shift, choose_handler, choose_lead, on_shift
 from services.triage.errors import (
     HandlerExists,
     HandlerNotFound,
@@ -21,6 +22,7 @@ from services.triage.errors import (
     TriageNotFound,
 )
 from services.triage.models import (
+    AUDIT_TABLES,
     Assignment,
     AssignmentChange,
     AssignmentChangePublic,
@@ -31,23 +33,54 @@ from services.triage.models import (
     HandlerLoad,
     HandlerPublic,
     HandlerUpdate,
+    LeadPage,
+    QueueItem,
+    QueuePage,
+    ShiftSpec,
     TriageRecord,
     Workload,
 )
 from services.triage.sla import ClockState
+from shared import audit
 from shared.auth import Principal, Scope
-from shared.contracts import Category, Priority, TicketAssigned, TicketAssignedData
+from shared.contracts import (
+    Category,
+    LeadPaged,
+    LeadPagedData,
+    Priority,
+    TicketAssigned,
+    TicketAssignedData,
+)
 from shared.crypto import MasterKeyring
 from shared.messaging.outbox import add_to_outbox
 
 AUTOMATIC_ACTOR = "triage"
 REASON_KIND = "assignment"
+PAGE_REASON = "p1"
+# Set on a session that queued a page: notify.py wakes its job once the session commits.
+PAGE_SCHEDULED = "sanad.triage.page-scheduled"
 
 
 # --- roster ---------------------------------------------------------------------------
 
 
-def _handler_public(row: Handler, open_tickets: int) -> HandlerPublic:
+def _shifts(row: Handler) -> list[Shift]:
+    return [
+        Shift(
+            days=frozenset(WEEKDAYS.index(d) for d in s["days"]),
+            start=time.fromisoformat(s["start"]),
+            end=time.fromisoformat(s["end"]),
+        )
+        for s in row.shifts
+    ]
+
+
+def is_on(row: Handler, now: datetime) -> bool:
+    """Available and within one of the handler's shifts at `now`."""
+    return row.available and on_shift(_shifts(row), ZoneInfo(row.time_zone), now)
+
+
+def _handler_public(row: Handler, open_tickets: int, now: datetime) -> HandlerPublic:
     return HandlerPublic(
         handler_id=row.handler_id,
         label=row.label,
@@ -56,6 +89,10 @@ def _handler_public(row: Handler, open_tickets: int) -> HandlerPublic:
         max_open=row.max_open,
         available=row.available,
         token_id=row.token_id,
+        shifts=[ShiftSpec.model_validate(s) for s in row.shifts],
+        time_zone=row.time_zone,
+        lead=row.lead,
+        on_shift=is_on(row, now),
         open_tickets=open_tickets,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -94,12 +131,15 @@ async def create_handler(
         max_open=request.max_open,
         available=request.available,
         token_id=request.token_id,
+        shifts=[s.model_dump() for s in request.shifts],
+        time_zone=request.time_zone,
+        lead=request.lead,
         created_at=now,
         updated_at=now,
     )
     repository.add(session, row)
     await session.flush()
-    return _handler_public(row, 0)
+    return _handler_public(row, 0, now)
 
 
 async def update_handler(
@@ -123,23 +163,38 @@ async def update_handler(
         row.max_open = request.max_open
     if request.available is not None:
         row.available = request.available
-    row.updated_at = now or datetime.now(UTC)
+    if request.shifts is not None:
+        row.shifts = [s.model_dump() for s in request.shifts]
+    if request.time_zone is not None:
+        row.time_zone = request.time_zone
+    if request.lead is not None:
+        row.lead = request.lead
+    now = now or datetime.now(UTC)
+    row.updated_at = now
     await session.flush()
-    return _handler_public(row, (await _open_per_handler(session))[handler_id])
+    return _handler_public(row, (await _open_per_handler(session))[handler_id], now)
 
 
-async def list_handlers(*, session: AsyncSession) -> list[HandlerPublic]:
+async def list_handlers(
+    *, session: AsyncSession, now: datetime | None = None
+) -> list[HandlerPublic]:
     """The roster, by handler id, with each handler's open tickets."""
     counts = await _open_per_handler(session)
-    return [_handler_public(h, counts[h.handler_id]) for h in await repository.handlers(session)]
+    now = now or datetime.now(UTC)
+    return [
+        _handler_public(h, counts[h.handler_id], now) for h in await repository.handlers(session)
+    ]
 
 
-async def read_handler(*, session: AsyncSession, handler_id: str) -> HandlerPublic:
+async def read_handler(
+    *, session: AsyncSession, handler_id: str, now: datetime | None = None
+) -> HandlerPublic:
     """One roster entry."""
     row = await repository.get_handler(session, handler_id)
     if row is None:
         raise HandlerNotFound()
-    return _handler_public(row, (await _open_per_handler(session))[handler_id])
+    counts = await _open_per_handler(session)
+    return _handler_public(row, counts[handler_id], now or datetime.now(UTC))
 
 
 async def workload(*, session: AsyncSession) -> Workload:
@@ -172,7 +227,7 @@ async def workload(*, session: AsyncSession) -> Workload:
 # --- assignment -------------------------------------------------------------------------
 
 
-async def _candidates(session: AsyncSession) -> list[Candidate]:
+async def _candidates(session: AsyncSession, now: datetime) -> list[Candidate]:
     counts = await _open_per_handler(session)
     return [
         Candidate(
@@ -180,8 +235,9 @@ async def _candidates(session: AsyncSession) -> list[Candidate]:
             languages=frozenset(h.languages),
             expertise=frozenset(Category(c) for c in h.expertise),
             max_open=h.max_open,
-            available=h.available,
+            available=is_on(h, now),
             open_tickets=counts[h.handler_id],
+            lead=h.lead,
         )
         for h in await repository.handlers(session)
     ]
@@ -265,7 +321,7 @@ async def auto_assign(
     # The new triage row and assignment must be visible to the load count.
     await session.flush()
     chosen = choose_handler(
-        await _candidates(session),
+        await _candidates(session, now),
         language=record.language,
         category=Category(record.category),
         priority=Priority(record.priority),
@@ -368,4 +424,93 @@ async def assignment_public(
             )
             for c in changes
         ],
+    )
+
+
+# --- paging the on-shift lead ---------------------------------------------------------
+
+
+async def page_lead(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    ticket_id: uuid.UUID,
+    priority: Priority,
+    now: datetime,
+) -> str | None:
+    """A ticket became P1: page the on-shift lead (once per ticket) and queue the webhook.
+
+    Stages `lead.paged` even when no lead is on shift (lead_id None), so that someone
+    hears of it; the webhook notification is delivered by notify.py after commit.
+    """
+    if priority is not Priority.P1 or await repository.get_page(session, ticket_id) is not None:
+        return None
+    # The ticket's own assignment must count in the leads' load.
+    await session.flush()
+    lead = choose_lead(await _candidates(session, now))
+    session.info[PAGE_SCHEDULED] = True
+    repository.add(
+        session,
+        LeadPage(
+            ticket_id=ticket_id,
+            lead_id=lead,
+            priority=priority.value,
+            reason=PAGE_REASON,
+            paged_at=now,
+            next_attempt_at=now,
+        ),
+    )
+    await add_to_outbox(
+        session,
+        outbox,
+        LeadPaged(
+            ticket_id=ticket_id,
+            occurred_at=now,
+            data=LeadPagedData(lead_id=lead, priority=priority, reason=PAGE_REASON, paged_at=now),
+        ),
+    )
+    return lead
+
+
+# --- the queue ------------------------------------------------------------------------
+
+
+async def queue(
+    *,
+    session: AsyncSession,
+    actor: Principal,
+    handler_id: str | None = None,
+    unassigned: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> QueuePage:
+    """Open tickets, P1 first, then soonest due (answered ones after), then oldest; audited."""
+    rows = await repository.queue(
+        session, handler_id=handler_id, unassigned=unassigned, limit=limit + 1, offset=offset
+    )
+    page, more = rows[:limit], len(rows) > limit
+    if page:
+        # Ids and priorities are still a read of the cases: audited like intake's list.
+        await audit.record(
+            session,
+            AUDIT_TABLES,
+            actor=actor,
+            action=audit.Action.read,
+            objects=[(audit.ObjectType.ticket, str(r.ticket_id)) for r, _, _ in page],
+        )
+    return QueuePage(
+        items=[
+            QueueItem(
+                ticket_id=record.ticket_id,
+                priority=Priority(record.priority),
+                category=Category(record.category),
+                needs_review=record.needs_review,
+                sla_state=state,
+                due_at=due,
+                received_at=record.received_at,
+                handler_id=holder,
+            )
+            for record, (state, due), holder in page
+        ],
+        next_offset=offset + limit if more else None,
     )

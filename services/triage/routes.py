@@ -28,6 +28,7 @@ from services.triage.models import (
     HandlerPublic,
     HandlerUpdate,
     OverrideRequest,
+    QueuePage,
     SlaPublic,
     TriageDetail,
     Workload,
@@ -138,6 +139,27 @@ async def update_handler(
 ) -> HandlerPublic:
     """Change a roster entry's fields given, e.g. availability (coordinator)."""
     return await roster.update_handler(session=session, handler_id=handler_id, request=body)
+
+
+@router.get("/queue", response_model=QueuePage)
+async def queue(
+    session: SessionDep,
+    principal: HandlerDep,
+    handler_id: str | None = Query(default=None, pattern=SLUG),
+    unassigned: bool = False,
+    limit: int = Query(default=50, ge=1, le=200),
+    offset: int = Query(default=0, ge=0, le=10_000),
+) -> QueuePage:
+    """Open tickets, P1 first, then soonest due, then oldest; ids only (handler); audited."""
+    # A writing session: the audit entry commits with the read, or neither happens.
+    return await roster.queue(
+        session=session,
+        actor=principal,
+        handler_id=handler_id,
+        unassigned=unassigned,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/sla", response_model=list[SlaPublic])

@@ -175,6 +175,13 @@ async def triage_ticket(
     await roster.auto_assign(
         session=session, outbox=outbox, masters=masters, record=record, now=triaged_at
     )
+    await roster.page_lead(
+        session=session,
+        outbox=outbox,
+        ticket_id=event.ticket_id,
+        priority=result.priority,
+        now=triaged_at,
+    )
     return record
 
 
@@ -336,6 +343,14 @@ async def apply_change(
                 changed_at=now,
             ),
         ),
+    )
+    # Raised to P1 by a handler or a later message: the lead hears of it (once per ticket).
+    await roster.page_lead(
+        session=session,
+        outbox=outbox,
+        ticket_id=record.ticket_id,
+        priority=label.priority,
+        now=now,
     )
 
 

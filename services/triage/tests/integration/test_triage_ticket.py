@@ -76,8 +76,12 @@ async def test_a_received_ticket_is_triaged_stored_and_announced(
     assert record.received_at == RECEIVED_AT
     records, outbox = await rows(runtime)
     assert records == 1
-    (row,) = outbox
-    assert row.subject == "sanad.triage.ticket.triaged"
+    # A P1 also pages the lead (test_lead_paging.py); the triage is announced once.
+    assert sorted(r.subject for r in outbox) == [
+        "sanad.triage.lead.paged",
+        "sanad.triage.ticket.triaged",
+    ]
+    (row,) = [r for r in outbox if r.subject == "sanad.triage.ticket.triaged"]
     event = decode(row.payload, subject=row.subject)
     assert isinstance(event, TicketTriaged)
     assert event.ticket_id == received.ticket_id
@@ -90,9 +94,11 @@ async def test_the_announced_event_never_quotes_the_message(
 ) -> None:
     await apply(received)
 
-    _, (row,) = await rows(runtime)
-    for words in ("home address", "still happening", "they will come"):
-        assert words.encode() not in row.payload
+    _, outbox = await rows(runtime)
+    assert len(outbox) == 2  # the triage and the lead's page
+    for row in outbox:
+        for words in ("home address", "still happening", "they will come"):
+            assert words.encode() not in row.payload
 
 
 async def test_triaging_the_same_ticket_twice_keeps_one_record_and_one_event(
@@ -103,7 +109,8 @@ async def test_triaging_the_same_ticket_twice_keeps_one_record_and_one_event(
 
     assert second.triaged_at == first.triaged_at
     records, outbox = await rows(runtime)
-    assert (records, len(outbox)) == (1, 1)
+    # One ticket.triaged and one lead.paged, not two of each.
+    assert (records, len(outbox)) == (1, 2)
 
 
 async def test_text_sealed_for_another_key_is_a_permanent_error(
