@@ -7,9 +7,12 @@
 Without --url it starts its own stack (nats-server and the four services) in a
 temporary directory and stops it at the end. Sequence: warm-up; the bare endpoint
 (bench.bare) closed loop, N requests at concurrency C; intake closed loop, the same;
-the ratio; then an open loop at --rate tickets/s for --seconds, after which each of
-those tickets is polled on GET /v1/triage/{id} until triaged, and triaged_at -
-received_at (both as the API gives them) yields POST-to-triaged latency.
+the ratio; the web form's POST (urlencoded, 201 and its page) and a signed WhatsApp
+webhook delivery, N each at concurrency C (bench.intake_paths), each as a ratio of the
+same baseline; the bare endpoint again; then an open loop at --rate tickets/s for
+--seconds, after which each of those tickets is polled on GET /v1/triage/{id} until
+triaged, and triaged_at - received_at (both as the API gives them) yields
+POST-to-triaged latency.
 
 Load comes from `python -m bench.load` in a child process (raw HTTP/1.1 keep-alive,
 a pool of C connections). A benchmark, not a test: targets are printed, never
@@ -42,6 +45,9 @@ from shared.auth import Scope
 from shared.testing.stack import Stack, start_stack
 
 RATIO_TARGET = 0.40
+# The app secret the stack this benchmark starts verifies WhatsApp deliveries with.
+WHATSAPP_SECRET = "bench-whatsapp-app-secret"  # noqa: S105 - a throwaway stack's
+PATH_WARMUP = 100
 TRIAGE_P99_TARGET_MS = 100.0
 POLL_CAP = 60.0
 DRAIN_CAP = 120.0
@@ -91,6 +97,8 @@ class Phase:
     name: str
     raw: dict[str, Any]
     cpu: dict[str, float] = field(default_factory=dict)
+    # The status a request that worked is answered with (the form's is 201, a webhook's 200).
+    expected: str = "202"
 
     @property
     def ok(self) -> int:
@@ -109,7 +117,9 @@ class Phase:
 
     @property
     def failures(self) -> int:
-        failed = sum(int(n) for status, n in self.raw["statuses"].items() if status != "202")
+        failed = sum(
+            int(n) for status, n in self.raw["statuses"].items() if status != self.expected
+        )
         return failed + sum(int(n) for n in self.raw["errors"].values())
 
 
@@ -137,6 +147,49 @@ def run_load(
         raise RuntimeError(f"bench.load failed ({done.returncode}): {done.stderr.decode()}")
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def run_path_load(
+    kind: str,
+    url: str,
+    *,
+    requests: int,
+    first_ordinal: int,
+    seed: int,
+    concurrency: int,
+    secret: str,
+    time_cap: float,
+) -> dict[str, Any]:
+    """Run bench.intake_paths (the form, or the WhatsApp webhook) in a child process."""
+    args = [
+        sys.executable, "-m", "bench.intake_paths", kind, "--url", url,
+        "--requests", str(requests), "--concurrency", str(concurrency), "--seed", str(seed),
+        "--first-ordinal", str(first_ordinal), "--time-cap", str(time_cap),
+    ]  # fmt: skip
+    if secret:
+        args += ["--secret", secret]
+    done = subprocess.run(args, capture_output=True, check=False, timeout=time_cap + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.intake_paths failed ({done.returncode}): {done.stderr.decode()}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def wait_latest_triaged(intake_url: str, token: str, *, cap: float) -> float:
+    """Wait until the newest ticket shows its triage (the backlog of a phase whose answers
+    carry no ticket id: a page, a webhook receipt); seconds waited."""
+    t0 = time.monotonic()
+    with httpx.Client(
+        base_url=intake_url, headers={"Authorization": f"Bearer {token}"}, trust_env=False
+    ) as client:
+        while time.monotonic() - t0 < cap:
+            response = client.get("/v1/tickets", params={"limit": 1})
+            response.raise_for_status()
+            items = response.json()["items"]
+            if items and items[0]["category"] is not None:
+                break
+            time.sleep(0.25)
+    return time.monotonic() - t0
 
 
 def _ids(raw: dict[str, Any]) -> list[tuple[str, datetime]]:
@@ -246,6 +299,7 @@ def print_report(
     args: argparse.Namespace,
     bares: tuple[Phase, Phase],
     intake: Phase,
+    paths: Sequence[Phase],
     open_phase: Phase,
     triaged: dict[str, float],
     untriaged: int,
@@ -258,7 +312,7 @@ def print_report(
     header = f"{'endpoint':<11}{'ok':>7}{'fail':>6}{'seconds':>9}{'req/s':>9}"
     header += f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
     print(header)
-    for phase in (*bares, intake):
+    for phase in (*bares, intake, *paths):
         print(
             f"{phase.name:<11}{phase.ok:>7}{phase.failures:>6}{phase.seconds:>9.2f}"
             f"{phase.rate:>9.0f}{_fmt_ms(phase.ms(50)):>9}{_fmt_ms(phase.ms(95)):>9}"
@@ -272,9 +326,12 @@ def print_report(
         f"intake / bare throughput: {ratio:.1%} of {baseline:.0f} req/s "
         f"(target >= {RATIO_TARGET:.0%}: {verdict})"
     )
+    for phase in paths:
+        share = phase.rate / baseline if baseline else 0.0
+        print(f"{phase.name} / bare throughput: {share:.1%}")
     print()
     print("CPU ms per accepted request (server processes, and the load generator):")
-    for phase in (*bares, intake, open_phase):
+    for phase in (*bares, intake, *paths, open_phase):
         parts = [f"{name} {1000 * used / max(phase.ok, 1):.2f}" for name, used in phase.cpu.items()]
         parts.append(f"loadgen {1000 * phase.raw['client_cpu_seconds'] / max(phase.ok, 1):.2f}")
         print(f"  {phase.name:<11}" + ", ".join(parts))
@@ -287,7 +344,7 @@ def print_report(
         f"{open_phase.failures} failed, max send lag "
         f"{1000 * open_phase.raw['max_send_lag']:.1f} ms)"
     )
-    for phase in (*bares, intake, open_phase):
+    for phase in (*bares, intake, *paths, open_phase):
         if phase.failures:
             print(f"  {phase.name} failures: {phase.raw['statuses']} {phase.raw['errors']}")
     print(
@@ -328,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="triage of the running stack (with --url; default: make run's port)",
     )
     parser.add_argument("--token-file", type=Path, help="handler token, with --url")
+    parser.add_argument(
+        "--whatsapp-secret",
+        help="with --url: the stack's INTAKE_WHATSAPP_APP_SECRET (else no webhook phase)",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -374,6 +435,7 @@ def _bench(args: argparse.Namespace, var_dir: Path) -> int:
                 "INTAKE_RATE_LIMIT_PUBLIC_PER_MINUTE": "0",
                 "INTAKE_RATE_LIMIT_TOKEN_PER_MINUTE": "0",
                 "TRIAGE_RATE_LIMIT_TOKEN_PER_MINUTE": "0",
+                "INTAKE_WHATSAPP_APP_SECRET": WHATSAPP_SECRET,
                 **dict(item.split("=", 1) for item in args.env),
             }
             stack = start_stack(var_dir, extra_env=extra)
@@ -421,6 +483,31 @@ def _bench(args: argparse.Namespace, var_dir: Path) -> int:
         )
         waited = wait_drained(intake_url, token, _ids(intake.raw), cap=DRAIN_CAP)
         print(f"  (triage backlog drained in {waited:.1f} s)", flush=True)
+        secret = WHATSAPP_SECRET if stack is not None else (args.whatsapp_secret or "")
+        paths: list[Phase] = []
+        for kind, name, status in (("form", "form", "201"), ("whatsapp", "whatsapp", "200")):
+            if kind == "whatsapp" and not secret:
+                print("whatsapp: skipped (--whatsapp-secret not given)", flush=True)
+                continue
+            path_kw = {
+                "url": intake_url,
+                "seed": args.seed,
+                "concurrency": args.concurrency,
+                "secret": secret,
+                "time_cap": args.time_cap,
+            }
+            run_path_load(kind, requests=PATH_WARMUP, first_ordinal=ordinal, **path_kw)
+            ordinal += PATH_WARMUP
+            wait_latest_triaged(intake_url, token, cap=DRAIN_CAP)
+            print(f"{name}: {args.tickets} requests at concurrency {args.concurrency} ...")
+            meter = CpuMeter(pids)
+            meter.start()
+            raw = run_path_load(kind, requests=args.tickets, first_ordinal=ordinal, **path_kw)
+            meter.stop()
+            ordinal += args.tickets
+            paths.append(Phase(name, raw, meter.used, expected=status))
+            waited = wait_latest_triaged(intake_url, token, cap=DRAIN_CAP)
+            print(f"  (triage backlog drained in {waited:.1f} s)", flush=True)
         print("bare endpoint again (the baseline brackets intake) ...", flush=True)
         bare_after = phase(
             "bare again", "closed", bare_server.url, args.tickets, bare_pids,
@@ -442,6 +529,7 @@ def _bench(args: argparse.Namespace, var_dir: Path) -> int:
             args=args,
             bares=(bare, bare_after),
             intake=intake,
+            paths=paths,
             open_phase=open_phase,
             triaged=triaged,
             untriaged=untriaged,

@@ -33,6 +33,16 @@ class IntakeSettings(BaseServiceSettings):
     follow_up_per_address_per_minute: float = 10.0
     follow_up_burst: int = 10
 
+    # The same text from the same sender within this many seconds opens no second ticket
+    # (a double submit, a retried delivery); 0 turns the check off.
+    duplicate_window_seconds: float = Field(default=600.0, ge=0)
+
+    # Evidence: the biggest file the follow-up page takes (a bigger one gets a 413 page).
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Intake's request bodies may carry such a file: the hardening limit makes room for it
+    # (multipart's framing and the form's other fields on top).
+    max_body_bytes: int = 10 * 1024 * 1024 + 256 * 1024
+
     # Channel webhooks: each is enabled only when its secrets are set (404 otherwise).
     # WhatsApp Business Cloud API: the token of the GET handshake and the app secret
     # that signs every POST (X-Hub-Signature-256).

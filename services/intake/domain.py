@@ -47,6 +47,16 @@ def normalise_handle(channel: str, handle: str) -> str:
     return text
 
 
+# A double submit or a platform's retry under a new id: the same text from the same sender
+# within this many seconds answers with the ticket already opened.
+DUPLICATE_WINDOW_SECONDS = 600
+
+
+def normalise_text(text: str) -> str:
+    """A message's text as compared for duplicates: NFKC, case and runs of spaces ignored."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
 def field_aad(table: str, column: str, row_id: str) -> bytes:
     """Binds a ciphertext to its row and column, so it cannot be moved to another."""
     return f"sanad:{table}.{column}:{row_id}".encode()

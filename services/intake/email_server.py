@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -93,6 +94,8 @@ class HelplineMailbox:
                     outbox=runtime.outbox,
                     mail=parsed,
                     delivery_id=delivery_id,
+                    window=timedelta(seconds=self._settings.duplicate_window_seconds),
+                    now=runtime.extras["recent_submissions"].now(),
                 )
         except inbound.NoSender:
             return "550 5.1.7 A sender address is needed"

@@ -6,16 +6,16 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, handling, repository
+from services.intake import domain, handling, inbound, people, repository
 from services.intake.keys import IntakeKeys
 from services.intake.models import Ticket
 from services.intake.service import requester_key
-from shared.contracts import Author, Channel
+from shared.contracts import Author, Channel, ConsentPurpose
 from shared.crypto import decrypt_field
 from shared.errors import AppError, NotFound
 from shared.hardening import RateLimiter
@@ -61,6 +61,20 @@ class CaseView:
     reference: str
     status: str
     replies: list[str]
+    # What the requester agrees to now, by purpose (ConsentPurpose values).
+    consents: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A file the requester added from the follow-up page."""
+
+    filename: str | None
+    content: bytes
+
+
+# What a message holding only a file says (the file is attached to it).
+EVIDENCE_ONLY_TEXT = "[file]"
 
 
 async def find_case(
@@ -91,7 +105,13 @@ async def view_case(*, session: AsyncSession, keys: IntakeKeys, ticket: Ticket) 
         for m in await repository.list_messages(session, ticket.id)
         if m.author == Author.handler.value and not m.internal
     ]
-    return CaseView(reference=ticket.reference, status=ticket.status, replies=replies)
+    consents = await people.current_consent(session, ticket.requester_id)
+    return CaseView(
+        reference=ticket.reference,
+        status=ticket.status,
+        replies=replies,
+        consents={p.value: granted for p, granted in consents.items()},
+    )
 
 
 async def add_information(
@@ -101,15 +121,59 @@ async def add_information(
     outbox: Table,
     ticket: Ticket,
     text: str,
+    evidence: Evidence | None = None,
     now: datetime | None = None,
 ) -> None:
-    """The requester added to their case from the follow-up page: `message_added`, reopen."""
-    await handling.add_requester_message(
+    """The requester added to their case from the follow-up page: `message_added`, reopen;
+    a file goes with the message as evidence (type sniffed, SHA-256 kept, stored once)."""
+    at = now or datetime.now(UTC)
+    message_id = await handling.add_requester_message(
         session=session,
         keys=keys,
         outbox=outbox,
         ticket=ticket,
-        text=text,
+        text=text or EVIDENCE_ONLY_TEXT,
         channel=Channel.web,
-        now=now,
+        now=at,
+    )
+    if evidence is None:
+        return
+    await session.flush()
+    data_key = requester_key(keys, await repository.get_requester(session, ticket.requester_id))
+    await inbound.store_evidence(
+        session,
+        keys,
+        data_key,
+        ticket_id=ticket.id,
+        message_id=message_id,
+        channel=Channel.web.value,
+        kind="document",
+        mime_type=None,
+        filename=evidence.filename,
+        content=evidence.content,
+        at=at,
+    )
+
+
+async def change_consent(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    ticket: Ticket,
+    granted: set[ConsentPurpose],
+    wording_version: str,
+    now: datetime | None = None,
+) -> None:
+    """The requester's own choice on the follow-up page: every purpose as ticked or not,
+    recorded (channel web, actor requester) and published for escalation to enforce."""
+    await people.record_consent(
+        session=session,
+        outbox=outbox,
+        requester_id=ticket.requester_id,
+        changes={p: p in granted for p in ConsentPurpose},
+        wording_version=wording_version,
+        source=Channel.web.value,
+        actor_id=handling.REQUESTER_ACTOR,
+        at=now or datetime.now(UTC),
+        ticket_id=ticket.id,
     )

@@ -59,6 +59,17 @@ class IntakeKeys:
         """The delivery's index under every master held."""
         return [_index(self.masters[k], "delivery", channel, provider_id) for k in self.masters]
 
+    def evidence_index(self, ticket_id: str, sha256: str) -> str:
+        """A file's digest, keyed and bound to its ticket: the same file there is stored once."""
+        return _index(self.master, "evidence", ticket_id, sha256)
+
+    def evidence_indexes(self, ticket_id: str, sha256: str) -> list[str]:
+        return [_index(self.masters[k], "evidence", ticket_id, sha256) for k in self.masters]
+
+    def submission_fingerprint(self, sender: str, text: str) -> str:
+        """Who sent which text, keyed (only compared within minutes, so the current master)."""
+        return _index(self.master, "submission", sender, domain.normalise_text(text))
+
 
 # One HKDF per master key, not per request (the form's hot path hashes every contact).
 _cached_index_key = functools.lru_cache(maxsize=8)(contact_index_key)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.intake.config import IntakeSettings
 from services.intake.consumers import consumers
+from services.intake.duplicates import RecentSubmissions
 from services.intake.email_server import start_email_server
 from services.intake.follow_up import FollowUpGuard
 from services.intake.keys import load_keys
@@ -34,6 +36,9 @@ async def _on_start(runtime: Runtime) -> None:
         per_reference_per_minute=runtime.settings.follow_up_per_reference_per_minute,
         per_address_per_minute=runtime.settings.follow_up_per_address_per_minute,
         burst=runtime.settings.follow_up_burst,
+    )
+    runtime.extras["recent_submissions"] = RecentSubmissions(
+        window=timedelta(seconds=runtime.settings.duplicate_window_seconds)
     )
     committer = GroupCommitter(runtime.writer_sessions)
     committer.start()

@@ -151,6 +151,30 @@ class Attachment(IntakeBase, table=True):
     # The file itself when the channel carried it (email), encrypted with the requester's key.
     content_enc: bytes | None = SQLField(default=None, sa_column=_blob_or_none())
     size: int | None = None
+    # Keyed hash of the file's SHA-256 (services.intake.keys.evidence_index): the same file
+    # sent again to the same ticket is stored once. Keyed, so that whoever holds a file
+    # cannot test whether it is here.
+    content_index: str | None = SQLField(default=None, index=True, max_length=64)
+    # The attachment holding the same file's content, when this one repeats it.
+    duplicate_of: uuid.UUID | None = SQLField(default=None)
+
+
+class RecentSubmission(IntakeBase, table=True):
+    """A new ticket's fingerprint, kept ten minutes: a double submit answers with that ticket.
+
+    The fingerprint is a keyed hash of the normalised text and of who sent it (the contact's
+    index, else the client); rows older than the window are deleted as new ones come in, so
+    nothing here outlives it for long.
+    """
+
+    __tablename__ = "recent_submissions"
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    # Unique: a second ticket with the same fingerprint fails to insert, and only then is
+    # the first one looked up (the common path reads nothing).
+    fingerprint: str = SQLField(unique=True, index=True, max_length=64)
+    ticket_id: uuid.UUID = SQLField(foreign_key="tickets.id", index=True)
+    received_at: datetime = SQLField(sa_column=_ts())
 
 
 class DeliveryState(StrEnum):
@@ -270,7 +294,12 @@ class TicketAccepted(BaseModel):
     id: uuid.UUID
     reference: str
     received_at: datetime
-    follow_up_token: str = Field(description="Shown only this once; keep it to follow the case.")
+    follow_up_token: str | None = Field(
+        description="Shown only this once; keep it to follow the case. None on a duplicate."
+    )
+    # The same text from the same sender within ten minutes: the ticket already opened, and
+    # no token (whoever sent it again may not be the person who holds the first).
+    duplicate: bool = False
 
 
 class ContactPublic(BaseModel):
@@ -293,15 +322,18 @@ class AttachmentPublic(BaseModel):
     """A file the channel announced: the platform's media id, not the file itself."""
 
     id: uuid.UUID
-    channel: ContactChannel
+    channel: Channel
     kind: str
     mime_type: str | None
     media_id: str
     filename: str | None = None
     sha256: str | None = None
     size: int | None = None
-    # The file is held here (email) and can be downloaded; else only the platform's id is.
+    # The file is held here (email, the follow-up page) and can be downloaded; else only
+    # the platform's id is.
     stored: bool = False
+    # Another attachment of the ticket holding the very same file (it is stored once).
+    duplicate_of: uuid.UUID | None = None
 
 
 class MessagePublic(BaseModel):

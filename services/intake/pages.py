@@ -14,8 +14,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from services.intake import domain, follow_up, service
+from services.intake.config import IntakeSettings
 from services.intake.copy import (
     CONTACT_CHANNELS,
     COPY,
@@ -26,13 +28,15 @@ from services.intake.copy import (
     ROLES,
 )
 from services.intake.deps import ReadSessionDep, RuntimeDep, SessionDep
-from services.intake.models import ConsentGiven, Contact, TicketCreate
+from services.intake.models import ConsentGiven, Contact, Ticket, TicketCreate
 from shared.app import Runtime
 from shared.contracts import Category, Channel, ConsentPurpose, RequesterRole
 
 TEMPLATES = Path(__file__).parent / "templates"
 _MAX_FIELDS = 80
 _FORM_TYPE = "application/x-www-form-urlencoded"
+_MULTIPART_TYPE = "multipart/form-data"
+_PURPOSES = frozenset(p.value for p in ConsentPurpose)
 _FIELD_ERRORS = {
     "text": "error_text",
     "requester_name": "error_name",
@@ -203,7 +207,17 @@ def _submit(lang: str) -> Callable[[Request, RuntimeDep], Awaitable[HTMLResponse
             keys=runtime.extras["keys"],
             committer=runtime.extras["committer"],
             outbox=runtime.outbox,
+            recent=runtime.extras["recent_submissions"],
+            sessions=runtime.sessions,
+            writer_sessions=runtime.writer_sessions,
+            client=_address(request),
         )
+        if accepted.follow_up_token is None:
+            # Posted again (a double click, a reload): the first page showed the token, and
+            # whoever posts the same text again is not shown it a second time.
+            return pages.render(
+                "accepted.html", lang, 200, reference=accepted.reference, duplicate=True
+            )
         query = urlencode({"ref": accepted.reference, "token": accepted.follow_up_token})
         link = f"{_public_base(runtime, request)}/{lang}/follow-up?{query}"
         return pages.render(
@@ -213,6 +227,7 @@ def _submit(lang: str) -> Callable[[Request, RuntimeDep], Awaitable[HTMLResponse
             reference=accepted.reference,
             token=accepted.follow_up_token,
             link=link,
+            duplicate=False,
         )
 
     return submit_form
@@ -259,9 +274,67 @@ def _follow_up(
         case = await follow_up.view_case(
             session=session, keys=runtime.extras["keys"], ticket=ticket
         )
-        return pages.render("case.html", lang, case=case, token=token, added=False, error=None)
+        return _case_page(runtime, lang, case, token)
 
     return show_case
+
+
+def _case_page(
+    runtime: Runtime,
+    lang: str,
+    case: follow_up.CaseView,
+    token: str,
+    status: int = 200,
+    *,
+    added: bool = False,
+    consent_saved: bool = False,
+    error: str | None = None,
+) -> HTMLResponse:
+    settings = runtime.settings
+    assert isinstance(settings, IntakeSettings)
+    return _pages(runtime).render(
+        "case.html",
+        lang,
+        status,
+        case=case,
+        token=token,
+        added=added,
+        consent_saved=consent_saved,
+        error=error,
+        purposes=[p.value for p in ConsentPurpose],
+        wording_version=domain.CONSENT_WORDING_CURRENT,
+        evidence_mb=f"{settings.evidence_max_bytes / (1024 * 1024):g}",
+    )
+
+
+@dataclass(frozen=True)
+class _Posted:
+    fields: dict[str, list[str]]
+    evidence: follow_up.Evidence | None = None
+    too_big: bool = False
+
+
+async def _read_post(request: Request, max_file_bytes: int) -> _Posted | None:
+    """The follow-up page's fields, urlencoded or multipart (with at most one file)."""
+    if not request.headers.get("content-type", "").startswith(_MULTIPART_TYPE):
+        fields = await _read_form(request)
+        return _Posted(fields) if fields is not None else None
+    fields, upload, too_big = {}, None, False
+    try:
+        async with request.form(max_files=1, max_fields=_MAX_FIELDS) as form:
+            for name, value in form.multi_items():
+                if isinstance(value, str):
+                    fields.setdefault(name, []).append(value)
+                elif name == "evidence" and (value.filename or value.size):
+                    # One byte past the limit tells a file that is too big, without reading it.
+                    content = await value.read(max_file_bytes + 1)
+                    too_big = len(content) > max_file_bytes
+                    if content and not too_big:
+                        upload = follow_up.Evidence(filename=value.filename, content=content)
+    except HTTPException:
+        # Starlette's answer to a malformed multipart body (or more files than allowed).
+        return None
+    return _Posted(fields, upload, too_big)
 
 
 def _add_to_case(
@@ -270,9 +343,13 @@ def _add_to_case(
     async def add_to_case(
         request: Request, runtime: RuntimeDep, session: SessionDep
     ) -> HTMLResponse:
-        """More information from the requester: `ticket.message_added`, and a reopen."""
+        """More information or a file from the requester (`ticket.message_added`, a reopen),
+        or their consent as they now give it (`consent.changed`)."""
         pages = _pages(runtime)
-        fields = await _read_form(request) or {}
+        settings = runtime.settings
+        assert isinstance(settings, IntakeSettings)
+        posted = await _read_post(request, settings.evidence_max_bytes) or _Posted({})
+        fields = posted.fields
         ref, token = _first(fields, "ref")[:20], _first(fields, "token")[:100]
         text = _first(fields, "text")
         try:
@@ -293,18 +370,55 @@ def _add_to_case(
                 "lookup.html", lang, 429, here="/follow-up", ref="", error="too_many"
             )
         keys = runtime.extras["keys"]
-        if not text or len(text) > 20_000:
+        if _first(fields, "action") == "consent":
+            return await _save_consent(runtime, session, lang, ticket, token, fields)
+        error, status = None, 200
+        if posted.too_big:
+            error, status = "error_file_too_big", 413
+        elif len(text) > 20_000:
+            error, status = "error_text", 422
+        elif not text and posted.evidence is None:
+            error, status = "error_text_or_file", 422
+        if error is not None:
             case = await follow_up.view_case(session=session, keys=keys, ticket=ticket)
-            return pages.render(
-                "case.html", lang, 422, case=case, token=token, added=False, error="error_text"
-            )
+            return _case_page(runtime, lang, case, token, status, error=error)
         await follow_up.add_information(
-            session=session, keys=keys, outbox=runtime.outbox, ticket=ticket, text=text
+            session=session,
+            keys=keys,
+            outbox=runtime.outbox,
+            ticket=ticket,
+            text=text,
+            evidence=posted.evidence,
         )
         case = await follow_up.view_case(session=session, keys=keys, ticket=ticket)
-        return pages.render("case.html", lang, case=case, token=token, added=True, error=None)
+        return _case_page(runtime, lang, case, token, added=True)
 
     return add_to_case
+
+
+async def _save_consent(
+    runtime: Runtime,
+    session: SessionDep,
+    lang: str,
+    ticket: Ticket,
+    token: str,
+    fields: dict[str, list[str]],
+) -> HTMLResponse:
+    keys = runtime.extras["keys"]
+    wording = _first(fields, "wording_version")
+    if wording not in domain.CONSENT_WORDINGS:
+        case = await follow_up.view_case(session=session, keys=keys, ticket=ticket)
+        return _case_page(runtime, lang, case, token, 422, error="error_form")
+    await follow_up.change_consent(
+        session=session,
+        outbox=runtime.outbox,
+        ticket=ticket,
+        granted={ConsentPurpose(p) for p in fields.get("consent", []) if p in _PURPOSES},
+        wording_version=wording,
+    )
+    await session.flush()
+    case = await follow_up.view_case(session=session, keys=keys, ticket=ticket)
+    return _case_page(runtime, lang, case, token, consent_saved=True)
 
 
 def page_router() -> APIRouter:

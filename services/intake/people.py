@@ -56,42 +56,77 @@ async def change_consent(
     """Record a consent change a handler heard from the person; `consent.changed`; audited."""
     at = now or datetime.now(UTC)
     requester = await _requester(session, requester_id)
-    history = await repository.consent_history(session, requester.id)
-    current = _consents(history[0]) if history else _nothing_granted()
+    await record_consent(
+        session=session,
+        outbox=outbox,
+        requester_id=requester.id,
+        changes=update.consents,
+        wording_version=update.wording_version,
+        source=HANDLER_SOURCE,
+        actor_id=actor.token_id,
+        at=at,
+    )
+    await _audit(session, actor, audit.Action.update, requester, at)
+    await session.flush()
+    return _consent_public(requester.id, await repository.consent_history(session, requester.id))
+
+
+async def current_consent(
+    session: AsyncSession, requester_id: uuid.UUID
+) -> dict[ConsentPurpose, bool]:
+    """What the requester agrees to now: nothing unless recorded."""
+    history = await repository.consent_history(session, requester_id)
+    return _consents(history[0]) if history else _nothing_granted()
+
+
+async def record_consent(
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    requester_id: uuid.UUID,
+    changes: dict[ConsentPurpose, bool],
+    wording_version: str,
+    source: str,
+    actor_id: str,
+    at: datetime,
+    ticket_id: uuid.UUID | None = None,
+) -> dict[ConsentPurpose, bool]:
+    """Append the whole record after `changes` and publish it (`consent.changed`), so that
+    escalation enforces it; purposes not in `changes` keep their value."""
+    current = await current_consent(session, requester_id)
     merged = {
         ConsentPurpose(k): v
         for k, v in domain.merged_consent(
             {p.value: g for p, g in current.items()},
-            {p.value: g for p, g in update.consents.items()},
+            {p.value: g for p, g in changes.items()},
         ).items()
     }
     repository.add(
         session,
         ConsentChange(
-            requester_id=requester.id,
+            requester_id=requester_id,
             share_with_platforms=merged[ConsentPurpose.share_with_platforms],
             share_with_partners=merged[ConsentPurpose.share_with_partners],
             anonymous_statistics=merged[ConsentPurpose.anonymous_statistics],
-            wording_version=update.wording_version,
-            source=HANDLER_SOURCE,
-            actor_id=actor.token_id,
+            wording_version=wording_version,
+            source=source,
+            actor_id=actor_id,
             changed_at=at,
         ),
     )
     event = ConsentChanged(
+        ticket_id=ticket_id,
         occurred_at=at,
         data=ConsentChangedData(
-            requester_id=requester.id,
+            requester_id=requester_id,
             consents=merged,
-            wording_version=update.wording_version,
-            source=HANDLER_SOURCE,
+            wording_version=wording_version,
+            source=source,
             changed_at=at,
         ),
     )
     await add_to_outbox(session, outbox, event)
-    await _audit(session, actor, audit.Action.update, requester, at)
-    await session.flush()
-    return _consent_public(requester.id, await repository.consent_history(session, requester.id))
+    return merged
 
 
 async def read_vetting(

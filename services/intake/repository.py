@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, or_, update
+from sqlalchemy import and_, case, delete, func, insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -16,6 +16,7 @@ from services.intake.models import (
     ConsentChange,
     Delivery,
     Message,
+    RecentSubmission,
     Requester,
     Ticket,
     VettingChange,
@@ -270,6 +271,23 @@ async def vetting_history(
     return (await session.execute(query)).scalars().all()
 
 
+async def attachment_by_content_index(
+    session: AsyncSession, ticket_id: uuid.UUID, indexes: Sequence[str]
+) -> uuid.UUID | None:
+    """The attachment of this ticket holding a file with one of these keyed digests."""
+    query = (
+        select(Attachment.id)
+        .where(
+            Attachment.ticket_id == ticket_id,
+            col(Attachment.content_index).in_(indexes),
+            col(Attachment.content_enc).is_not(None),
+        )
+        .limit(1)
+    )
+    found: uuid.UUID | None = (await session.execute(query)).scalar_one_or_none()
+    return found
+
+
 def add(session: AsyncSession, *rows: object) -> None:
     session.add_all(rows)
 
@@ -368,7 +386,11 @@ async def shred_requester(
         await session.execute(
             update(Attachment)
             .where(col(Attachment.ticket_id).in_(ticket_ids))
-            .values(media_enc=b"", mime_type=None, content_enc=None)
+            .values(media_enc=b"", mime_type=None, content_enc=None, content_index=None)
+        )
+        # A fingerprint of their text would still match it: gone too.
+        await session.execute(
+            delete(RecentSubmission).where(col(RecentSubmission.ticket_id).in_(ticket_ids))
         )
         # Replies not yet sent never will be: the address they were going to is gone.
         await session.execute(

@@ -33,15 +33,28 @@ router = APIRouter(prefix="/v1", tags=["tickets"])
 
 
 @router.post("/tickets", status_code=status.HTTP_202_ACCEPTED, response_model=TicketAccepted)
-async def create_ticket(body: TicketCreate, runtime: RuntimeDep) -> TicketAccepted:
-    """Submit a ticket (public): answered once it is stored, with a reference and a token."""
+async def create_ticket(
+    body: TicketCreate, response: Response, runtime: RuntimeDep
+) -> TicketAccepted:
+    """Submit a ticket (public): answered once it is stored, with a reference and a token.
+
+    The same text with the same contact within ten minutes opens no second ticket: 200 with
+    the first one's reference, `duplicate`, no token. Without a contact nothing says who
+    sent it (a gateway forwards many people's messages): every submission is new.
+    """
     # One dependency on the hottest path: each one costs a resolution per request.
-    return await service.submit_ticket(
+    accepted = await service.submit_ticket(
         data=body,
         keys=runtime.extras["keys"],
         committer=runtime.extras["committer"],
         outbox=runtime.outbox,
+        recent=runtime.extras["recent_submissions"],
+        sessions=runtime.sessions,
+        writer_sessions=runtime.writer_sessions,
     )
+    if accepted.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return accepted
 
 
 @router.get("/tickets", response_model=TicketPage)

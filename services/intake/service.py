@@ -12,7 +12,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import domain, repository
+from services.intake import domain, duplicates, repository
 from services.intake.errors import AttachmentNotFound, RequesterNotFound, TicketNotFound
 from services.intake.keys import IntakeKeys
 from services.intake.models import (
@@ -52,7 +52,7 @@ from shared.contracts import (
     TicketTriaged,
 )
 from shared.crypto import DataKey, decrypt_field, encrypt_field, new_data_key, unwrap_data_key
-from shared.db import table_of
+from shared.db import SessionMaker, table_of, transaction
 from shared.groupcommit import GroupCommitter, RowSet
 from shared.messaging.outbox import add_to_outbox, outbox_rows
 
@@ -87,19 +87,76 @@ async def submit_ticket(
     keys: IntakeKeys,
     committer: GroupCommitter,
     outbox: Table,
+    recent: duplicates.RecentSubmissions | None = None,
+    sessions: SessionMaker | None = None,
+    writer_sessions: SessionMaker | None = None,
+    client: str | None = None,
     now: datetime | None = None,
 ) -> TicketAccepted:
-    """Store a new ticket encrypted, with its `ticket.received` event; durable on return."""
-    received_at = now or datetime.now(UTC)
-    token = domain.new_follow_up_token()
+    """Store a new ticket encrypted, with its `ticket.received` event; durable on return.
+
+    With `recent` and the session makers, the same text from the same sender (the contact,
+    else `client` when given) within ten minutes answers with the ticket already opened,
+    `duplicate` and no token (services.intake.duplicates).
+    """
+    received_at = now or (recent.now() if recent is not None else datetime.now(UTC))
+    if recent is None or not recent.enabled or sessions is None or writer_sessions is None:
+        return await _write_ticket(data, keys, committer, outbox, received_at, None)
+    fingerprint = duplicates.fingerprint(keys, data, client)
+    if fingerprint is None:
+        return await _write_ticket(data, keys, committer, outbox, received_at, None)
     for attempt in range(_REFERENCE_TRIES):
+        try:
+            accepted = await _write_ticket(
+                data, keys, committer, outbox, received_at, fingerprint, tries=1
+            )
+        except IntegrityError:
+            # A reference taken, or this fingerprint already there: only then look.
+            async with sessions() as session:
+                found = await duplicates.find(session, fingerprint)
+            if found is not None and found[1] > received_at - recent.window:
+                ticket, first_at = found
+                return TicketAccepted(
+                    id=ticket.id,
+                    reference=ticket.reference,
+                    received_at=first_at,
+                    follow_up_token=None,
+                    duplicate=True,
+                )
+            if found is not None:
+                async with transaction(writer_sessions) as session:
+                    await duplicates.forget_stale(session, fingerprint, received_at, recent.window)
+            if attempt == _REFERENCE_TRIES - 1:
+                raise
+            continue
+        await recent.purge_if_due(writer_sessions, received_at)
+        return accepted
+    raise AssertionError("unreachable")
+
+
+async def _write_ticket(
+    data: TicketCreate,
+    keys: IntakeKeys,
+    committer: GroupCommitter,
+    outbox: Table,
+    received_at: datetime,
+    fingerprint: str | None,
+    *,
+    tries: int = _REFERENCE_TRIES,
+) -> TicketAccepted:
+    token = domain.new_follow_up_token()
+    for attempt in range(tries):
         ticket_id, reference = uuid.uuid4(), domain.new_reference()
         rows = ticket_rows(data, keys, outbox, ticket_id, reference, token, received_at)
+        if fingerprint is not None:
+            rows.add(
+                duplicates.RECENT_TABLE, duplicates.recent_row(fingerprint, ticket_id, received_at)
+            )
         try:
             await committer.write(rows)
         except IntegrityError:
             # Almost always a reference that is taken: draw another.
-            if attempt == _REFERENCE_TRIES - 1:
+            if attempt == tries - 1:
                 raise
             continue
         return TicketAccepted(
@@ -395,7 +452,8 @@ def _attachment(data_key: DataKey, attachment: Attachment) -> AttachmentPublic:
         filename=media.get("filename"),
         sha256=media.get("sha256"),
         size=attachment.size,
-        stored=attachment.content_enc is not None,
+        stored=attachment.content_enc is not None or attachment.duplicate_of is not None,
+        duplicate_of=attachment.duplicate_of,
     )
 
 
@@ -409,7 +467,11 @@ async def read_attachment(
 ) -> tuple[AttachmentPublic, bytes]:
     """A file kept as evidence (email attachments), decrypted for a handler; audited."""
     attachment = await repository.get_attachment(session, ticket_id, attachment_id)
-    if attachment is None or attachment.content_enc is None:
+    held = attachment
+    if attachment is not None and attachment.duplicate_of is not None:
+        # The same file sent again: its content is kept once, on the first attachment.
+        held = await repository.get_attachment(session, ticket_id, attachment.duplicate_of)
+    if attachment is None or held is None or held.content_enc is None:
         raise AttachmentNotFound()
     ticket = await repository.get_ticket(session, ticket_id)
     assert ticket is not None
@@ -421,9 +483,7 @@ async def read_attachment(
         action=audit.Action.read,
         objects=[(ObjectType.ticket, str(ticket.id))],
     )
-    encoded = decrypt_field(
-        data_key, attachment.content_enc, aad=attachment_content_aad(attachment.id)
-    )
+    encoded = decrypt_field(data_key, held.content_enc, aad=attachment_content_aad(held.id))
     return _attachment(data_key, attachment), base64.b64decode(encoded)
 
 

@@ -46,6 +46,7 @@ async def whatsapp_webhook(
         outbox=runtime.outbox,
         body=await request.body(),
         signature=request.headers.get("x-hub-signature-256"),
+        now=runtime.extras["recent_submissions"].now(),
     )
 
 
@@ -65,4 +66,5 @@ async def signal_webhook(
         outbox=runtime.outbox,
         body=await request.body(),
         authorization=request.headers.get("authorization"),
+        now=runtime.extras["recent_submissions"].now(),
     )

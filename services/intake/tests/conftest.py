@@ -35,6 +35,8 @@ def settings(tmp_path: Path, db_path: Path) -> IntakeSettings:
         rate_limit_public_per_minute=0,
         # Replies are sent when a test calls outbound.deliver_due, not behind its back.
         outbound_poll_seconds=0,
+        # Tests post the same body many times over; duplicates have their own tests.
+        duplicate_window_seconds=0,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, Response, ViewportSize
@@ -21,6 +22,9 @@ from shared.testing.browser import chromium
 
 PHONE: ViewportSize = {"width": 360, "height": 740}
 PAGE_BUDGET = 50 * 1024
+# The repository's var/ (git-ignored): a reviewer looks at the Arabic form as the browser drew it.
+SCREENSHOTS = Path(__file__).resolve().parents[4] / "var" / "screenshots"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +82,17 @@ def test_the_arabic_form_works_without_javascript_and_gives_a_follow_up_link(
     assert phone.locator("html").get_attribute("lang") == "ar"
     assert all(url.startswith(intake_url) for url in traffic.urls), traffic.urls
     assert traffic.bytes < PAGE_BUDGET
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / "intake-form-ar.png"
+    phone.screenshot(path=str(shot), full_page=True)
+    image = shot.read_bytes()
+    assert image.startswith(PNG_SIGNATURE)
+    # A blank or failed capture of a 360-px-wide page is a few hundred bytes; the form is not.
+    assert len(image) > 10_000
+    width, height = int.from_bytes(image[16:20], "big"), int.from_bytes(image[20:24], "big")
+    assert width == PHONE["width"]
+    assert height > PHONE["height"]
 
     phone.fill("#what_happened", "حسابي على فيسبوك اخترق وغيروا كلمة السر")
     phone.check("input[name=consent][value=anonymous_statistics]")

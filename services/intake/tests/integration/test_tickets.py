@@ -63,7 +63,8 @@ async def accepted(client: httpx.AsyncClient) -> dict[str, Any]:
 async def test_a_submitted_ticket_is_accepted_with_a_reference_and_a_token(
     accepted: dict[str, Any],
 ) -> None:
-    assert set(accepted) == {"id", "reference", "received_at", "follow_up_token"}
+    assert set(accepted) == {"id", "reference", "received_at", "follow_up_token", "duplicate"}
+    assert accepted["duplicate"] is False
     assert uuid.UUID(accepted["id"])
     assert re.fullmatch(r"SND-[0-9A-HJKMNP-TV-Z]{5}", accepted["reference"])
     assert accepted["received_at"].endswith("Z")
