@@ -98,6 +98,9 @@ class ServiceDefinition:
     migrations: Path | None = None
     # (method, path) reachable without a token: rate-limited per client address.
     public_paths: frozenset[tuple[str, str]] = frozenset()
+    # (method, path) that take a file: bodies up to settings.max_upload_bytes, not
+    # max_body_bytes, so one upload form does not widen every route's limit.
+    upload_paths: frozenset[tuple[str, str]] = frozenset()
 
 
 def service_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -151,6 +154,8 @@ def _limits(definition: ServiceDefinition, settings: BaseServiceSettings) -> Lim
         token_per_minute=settings.rate_limit_token_per_minute,
         token_burst=settings.rate_limit_token_burst,
         public_paths=definition.public_paths,
+        upload_paths=definition.upload_paths,
+        max_upload_bytes=settings.max_upload_bytes,
     )
 
 

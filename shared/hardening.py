@@ -52,6 +52,15 @@ class Limits:
     token_burst: int = 100
     max_tracked: int = 20_000
     public_paths: frozenset[tuple[str, str]] = frozenset()
+    # (method, path) that take a file: their bodies may reach `max_upload_bytes`.
+    upload_paths: frozenset[tuple[str, str]] = frozenset()
+    max_upload_bytes: int = 0
+
+    def body_limit(self, method: str, path: str) -> int:
+        """The biggest body a request may carry: more only where a file is expected."""
+        if (method, path) in self.upload_paths:
+            return max(self.max_body_bytes, self.max_upload_bytes)
+        return self.max_body_bytes
 
 
 class RateLimiter:
@@ -135,9 +144,8 @@ class HardeningMiddleware:
                 message["headers"] = _secured(message.get("headers") or [])
             await send(message)
 
-        if length is not None and (
-            not length.isdigit() or int(length) > self.limits.max_body_bytes
-        ):
+        limit = self.limits.body_limit(scope["method"], scope["path"])
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await _refuse(send_secured, scope, 413, "Request too large", "too-large")
             return
         wait = await self._rate_limit(scope, authorization)
@@ -148,7 +156,7 @@ class HardeningMiddleware:
             )
             return
         if length is None and scope["method"] in _BODY_METHODS:
-            await self._app_with_counted_body(scope, receive, send_secured)
+            await self._app_with_counted_body(scope, receive, send_secured, limit)
             return
         await self.app(scope, receive, send_secured)
 
@@ -172,8 +180,10 @@ class HardeningMiddleware:
             return 0.0
         return self.by_token.take(authorization)
 
-    async def _app_with_counted_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit, seen, refused = self.limits.max_body_bytes, 0, False
+    async def _app_with_counted_body(
+        self, scope: Scope, receive: Receive, send: Send, limit: int
+    ) -> None:
+        seen, refused = 0, False
 
         async def counted_receive() -> Message:
             nonlocal seen, refused

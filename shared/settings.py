@@ -58,6 +58,8 @@ class BaseServiceSettings(BaseSettings):
     bus_enabled: bool = True
     # Hardening (shared/hardening.py): request bodies above this are refused with 413.
     max_body_bytes: int = 256 * 1024
+    # ... except on a service's upload paths (ServiceDefinition.upload_paths).
+    max_upload_bytes: int = 0
     # Token buckets; a rate of 0 turns that limit off. Public paths, per client address:
     rate_limit_public_per_minute: float = 60.0
     rate_limit_public_burst: int = 20

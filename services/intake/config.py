@@ -39,9 +39,9 @@ class IntakeSettings(BaseServiceSettings):
 
     # Evidence: the biggest file the follow-up page takes (a bigger one gets a 413 page).
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    # Intake's request bodies may carry such a file: the hardening limit makes room for it
-    # (multipart's framing and the form's other fields on top).
-    max_body_bytes: int = 10 * 1024 * 1024 + 256 * 1024
+    # The follow-up page's POST may carry such a file: the hardening limit makes room for
+    # it there alone (multipart's framing and the form's other fields on top).
+    max_upload_bytes: int = 10 * 1024 * 1024 + 256 * 1024
 
     # Channel webhooks: each is enabled only when its secrets are set (404 otherwise).
     # WhatsApp Business Cloud API: the token of the GET handshake and the app secret

@@ -15,7 +15,7 @@ from services.intake.follow_up import FollowUpGuard
 from services.intake.keys import load_keys
 from services.intake.models import IntakeBase
 from services.intake.outbound import start_outbound_job
-from services.intake.pages import PUBLIC_PAGE_PATHS, load_pages, page_router
+from services.intake.pages import PUBLIC_PAGE_PATHS, UPLOAD_PAGE_PATHS, load_pages, page_router
 from services.intake.referrals import load_content_keys
 from services.intake.reindex import start_reindex_job
 from services.intake.retention import start_retention_job
@@ -64,6 +64,7 @@ DEFINITION = ServiceDefinition(
     on_start=_on_start,
     migrations=Path(__file__).parent / "migrations",
     public_paths=frozenset({("POST", "/v1/tickets")}) | PUBLIC_PAGE_PATHS | WEBHOOK_PATHS,
+    upload_paths=UPLOAD_PAGE_PATHS,
 )
 
 

@@ -439,6 +439,10 @@ def page_router() -> APIRouter:
     return router
 
 
+# Where the person may attach a file (evidence): the only bodies bigger than the default.
+UPLOAD_PAGE_PATHS: frozenset[tuple[str, str]] = frozenset(
+    ("POST", f"/{lang}/follow-up") for lang in domain.PAGE_LANGUAGES
+)
 PUBLIC_PAGE_PATHS: frozenset[tuple[str, str]] = frozenset(
     {(m, f"/{lang}") for lang in domain.PAGE_LANGUAGES for m in ("POST",)}
     | {(m, f"/{lang}/follow-up") for lang in domain.PAGE_LANGUAGES for m in ("GET", "POST")}

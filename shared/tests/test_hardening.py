@@ -32,6 +32,8 @@ LIMITS = Limits(
     token_burst=5,
     max_tracked=100,
     public_paths=frozenset({("POST", "/form")}),
+    upload_paths=frozenset({("POST", "/upload")}),
+    max_upload_bytes=5000,
 )
 
 
@@ -57,6 +59,10 @@ def app(clock: FakeClock, store: TokenStore) -> FastAPI:
     @app.post("/form", status_code=202)
     async def form(request: Request) -> dict[str, int]:
         request.app.state.calls += 1
+        return {"bytes": len(await request.body())}
+
+    @app.post("/upload", status_code=202)
+    async def upload(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
     @app.get("/api")
@@ -212,3 +218,28 @@ def test_the_buckets_are_bounded(clock: FakeClock) -> None:
 
 def test_a_rate_of_zero_turns_a_limit_off(clock: FakeClock) -> None:
     assert not RateLimiter(per_minute=0, burst=1, max_keys=10, clock=clock).enabled
+
+
+# --- uploads ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["declared", "streamed"])
+async def test_only_an_upload_path_takes_a_bigger_body(
+    client: httpx.AsyncClient, chunked: bool
+) -> None:
+    def body(size: int) -> bytes | AsyncIterator[bytes]:
+        data = b"x" * size
+
+        async def chunks() -> AsyncIterator[bytes]:
+            # No Content-Length: the middleware counts the body as it streams in.
+            yield data[:1000]
+            yield data[1000:]
+
+        return chunks() if chunked else data
+
+    upload = await client.post("/upload", content=body(4000))
+    too_big = await client.post("/upload", content=body(6000))
+    elsewhere = await client.post("/form", content=body(4000))
+
+    assert (upload.status_code, upload.json()) == (202, {"bytes": 4000})
+    assert too_big.status_code == elsewhere.status_code == 413

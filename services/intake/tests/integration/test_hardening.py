@@ -62,3 +62,22 @@ async def test_the_limit_does_not_touch_health_probes(client: httpx.AsyncClient)
     statuses = {(await client.get("/healthz")).status_code for _ in range(30)}
 
     assert statuses == {200}
+
+
+async def test_only_the_follow_up_page_takes_a_file_bigger_than_the_body_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    big = b"%PDF-1.7\n" + b"x" * (100 * 1024)  # over this module's 64 KB limit
+
+    api = await client.post(
+        "/v1/tickets", content=big, headers={"content-type": "application/json"}
+    )
+    upload = await client.post(
+        "/en/follow-up",
+        data={"ref": "SND-00000", "token": "not-a-token", "text": "evidence attached"},
+        files={"file": ("threat.pdf", big, "application/pdf")},
+    )
+
+    assert api.status_code == 413
+    # Through the limit to the page, which does not know the case.
+    assert upload.status_code == 404
