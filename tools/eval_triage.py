@@ -26,7 +26,8 @@ class Row:
     predicted_priority: str
 
 
-def _rows(path: Path) -> list[Row]:
+def classify_file(path: Path) -> list[Row]:
+    """Every labelled line of `path` with what the classifier predicts for it."""
     lexicon = load_lexicon()
     rows: list[Row] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -54,7 +55,7 @@ def _ratio(n: float, d: float) -> float:
     return n / d if d else 0.0
 
 
-def _per_category(rows: list[Row]) -> dict[str, tuple[float, float, float, int]]:
+def per_category(rows: list[Row]) -> dict[str, tuple[float, float, float, int]]:
     out: dict[str, tuple[float, float, float, int]] = {}
     for category in (c.value for c in Category):
         tp = sum(r.category == category == r.predicted_category for r in rows)
@@ -73,7 +74,7 @@ def report(rows: list[Row]) -> str:
     lines = [f"examples: {n}"]
     cat_ok = sum(r.category == r.predicted_category for r in rows)
     pri_ok = sum(r.priority == r.predicted_priority for r in rows)
-    per_cat = _per_category(rows)
+    per_cat = per_category(rows)
     scored = [v for v in per_cat.values() if v[3]]
     macro_f1 = sum(v[2] for v in scored) / len(scored) if scored else 0.0
     p1_true = sum(r.priority == Priority.P1 for r in rows)
@@ -133,7 +134,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m tools.eval_triage <labelled.jsonl>")
         return 2
     started = time.perf_counter()
-    rows = _rows(Path(argv[0]))
+    rows = classify_file(Path(argv[0]))
     elapsed = time.perf_counter() - started
     print(report(rows))
     print(f"\n{len(rows)} classified in {elapsed:.2f}s (lexicon and model load included)")
