@@ -9,10 +9,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.escalation.platforms import DEFAULT_PATH
+from shared.notify import NotifyHookSettings
 from shared.settings import BaseServiceSettings
 
 
-class EscalationSettings(BaseServiceSettings):
+class EscalationSettings(NotifyHookSettings, BaseServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ESCALATION_", extra="ignore", frozen=True)
 
     service_name: ClassVar[str] = "escalation"
@@ -22,6 +23,8 @@ class EscalationSettings(BaseServiceSettings):
     platforms_file: Path = DEFAULT_PATH
     # How often the in-service job looks for platforms silent past their time (0: off).
     reminder_check_seconds: float = Field(default=60.0, ge=0)
+    # The notification hook (ESCALATION_NOTIFY_*, shared.notify.NotifyHookSettings): each
+    # reminder is also POSTed there, ids only.
 
     # This helpline as its partners know it: IncidentID.name of the referrals it
     # signs, and the partner id they registered it under (they must be equal).

@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime
 
 from services.escalation import service
+from services.escalation.models import NOTICES
 from shared.app import Runtime
 from shared.db import transaction
 
@@ -23,6 +24,7 @@ async def check_once(runtime: Runtime, now: datetime | None = None, limit: int =
             registry=runtime.extras["platforms"],
             now=now or datetime.now(UTC),
             limit=limit,
+            notices=NOTICES,
         )
 
 

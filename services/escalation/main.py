@@ -13,7 +13,7 @@ from services.escalation.consumers import consumers
 from services.escalation.delivery import start_delivery_job
 from services.escalation.jobs import start_reminder_job
 from services.escalation.keys import ContentKey
-from services.escalation.models import EscalationBase
+from services.escalation.models import NOTICES, EscalationBase
 from services.escalation.platforms import load_platforms
 from services.escalation.referral_routes import router as referral_router
 from services.escalation.routes import router
@@ -26,6 +26,7 @@ from shared.crypto import (
     load_master_keyring,
     load_or_create_recipient_keys,
 )
+from shared.notify import start_notify_job
 
 INTAKE_CONTENT_KEY = "intake-content"
 
@@ -62,6 +63,7 @@ def _on_start(runtime: Runtime) -> None:
 
     runtime.on_stop.append(close_client)
     start_reminder_job(runtime, settings.reminder_check_seconds)
+    start_notify_job(runtime, NOTICES, settings.notify_config(), name="escalation-notify")
     start_delivery_job(runtime, settings.delivery_check_seconds, settings.delivery_idle_seconds)
 
 

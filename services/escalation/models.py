@@ -35,6 +35,7 @@ from shared.contracts import (
     RequesterRole,
 )
 from shared.db import UTCDateTime
+from shared.notify import notices_table
 
 
 class EscalationBase(SQLModel, registry=registry()):
@@ -514,3 +515,5 @@ class SigningKeyPublic(BaseModel):
 
 # Who read or changed which case (shared.audit): ids only, hash-chained.
 AUDIT_TABLES = audit_tables(EscalationBase.metadata)
+# Reminders waiting for the notification hook (shared.notify).
+NOTICES = notices_table(EscalationBase.metadata)

@@ -58,6 +58,7 @@ from shared.contracts import (
     EscalationUpdatedData,
 )
 from shared.messaging.outbox import add_to_outbox
+from shared.notify import queue_notice
 
 # For an escalation whose platform left the registry: reminders still come.
 FALLBACK_RESPONSE_TIME = timedelta(days=7)
@@ -215,9 +216,19 @@ async def approve(
 
 
 async def remind_silent_platforms(
-    *, session: AsyncSession, outbox: Table, registry: PlatformRegistry, now: datetime, limit: int
+    *,
+    session: AsyncSession,
+    outbox: Table,
+    registry: PlatformRegistry,
+    now: datetime,
+    limit: int,
+    notices: Table | None = None,
 ) -> int:
-    """Announce each escalation whose platform let its expected time pass; returns how many."""
+    """Announce each escalation whose platform let its expected time pass; returns how many.
+
+    Each reminder is also queued in `notices` for the notification hook (when one is
+    configured), in the same transaction: ids, platform, action, state and times only.
+    """
     count = 0
     for row in await repository.reminders_due(session, now, limit=limit):
         missed = row.response_due_at
@@ -230,6 +241,23 @@ async def remind_silent_platforms(
             update={"data": event.data.model_copy(update={"response_due_at": missed})}
         )
         await add_to_outbox(session, outbox, event)
+        if notices is not None:
+            await queue_notice(
+                session,
+                notices,
+                {
+                    "type": "sanad.escalation.reminder",
+                    "escalation_id": str(row.id),
+                    "ticket_id": str(row.ticket_id),
+                    "platform": row.platform,
+                    "action": row.action,
+                    "state": row.state,
+                    "reminders_sent": row.reminders_sent,
+                    "response_due_at": missed.isoformat(),
+                    "detected_at": now.isoformat(),
+                },
+                now=now,
+            )
         count += 1
     return count
 

@@ -11,8 +11,7 @@ from services.triage.config import TriageSettings
 from services.triage.consumers import consumers
 from services.triage.jobs import start_sla_job
 from services.triage.lexicon import load_lexicon
-from services.triage.models import TriageBase
-from services.triage.notify import start_notify_job
+from services.triage.models import NOTICES, TriageBase
 from services.triage.routes import router
 from shared.app import Runtime, ServiceDefinition, create_service_app
 from shared.crypto import (
@@ -22,6 +21,7 @@ from shared.crypto import (
     load_or_create_recipient_keys,
 )
 from shared.db import transaction
+from shared.notify import start_notify_job
 
 CONTENT_KEY = "triage-content"
 
@@ -43,7 +43,7 @@ async def _on_start(runtime: Runtime) -> None:
     async with transaction(runtime.writer_sessions) as session:
         await service.seal_clear_reasons(session=session, masters=masters)
     start_sla_job(runtime, settings.sla_check_seconds)
-    start_notify_job(runtime)
+    start_notify_job(runtime, NOTICES, settings.notify_config(), name="lead-page-notify")
 
 
 DEFINITION = ServiceDefinition(

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 from shared.audit import audit_tables
 from shared.contracts import Category, Channel, Flag, Priority, RequesterRole, SlaLevel
 from shared.db import UTCDateTime
+from shared.notify import notices_table
 
 
 class TriageBase(SQLModel, registry=registry()):
@@ -160,7 +161,7 @@ class AssignmentChange(TriageBase, table=True):
 
 
 class LeadPage(TriageBase, table=True):
-    """A ticket's P1 page (once per ticket), and its webhook notification's delivery."""
+    """A ticket's P1 page (once per ticket); the webhook's copy waits in NOTICES."""
 
     __tablename__ = "lead_pages"
 
@@ -169,16 +170,10 @@ class LeadPage(TriageBase, table=True):
     priority: str
     reason: str
     paged_at: datetime = SQLField(sa_column=Column(UTCDateTime(), nullable=False))
-    # due, done, failed (refused or gave up), expired (too old to be worth a page)
-    status: str = SQLField(default="due", index=True)
-    attempts: int = 0
-    next_attempt_at: datetime | None = SQLField(
-        default=None, sa_column=Column(UTCDateTime(), index=True)
-    )
-    last_http_status: int | None = None
-    # An exception's type name or nothing: never a response body.
-    last_error: str | None = None
-    finished_at: datetime | None = SQLField(default=None, sa_column=Column(UTCDateTime()))
+
+
+# Lead pages waiting for the notification hook (shared.notify).
+NOTICES = notices_table(TriageBase.metadata)
 
 
 # Who read or changed which ticket's triage (shared.audit): ids only, hash-chained.

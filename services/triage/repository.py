@@ -199,23 +199,6 @@ async def get_page(session: AsyncSession, ticket_id: uuid.UUID) -> LeadPage | No
     return await session.get(LeadPage, ticket_id)
 
 
-async def pages_due(session: AsyncSession, now: datetime, *, limit: int) -> Sequence[LeadPage]:
-    query = (
-        select(LeadPage)
-        .where(col(LeadPage.status) == "due")
-        .where(col(LeadPage.next_attempt_at) <= now)
-        .order_by(col(LeadPage.next_attempt_at))
-        .limit(limit)
-    )
-    return (await session.scalars(query)).all()
-
-
-async def next_page_at(session: AsyncSession) -> datetime | None:
-    query = select(func.min(col(LeadPage.next_attempt_at))).where(col(LeadPage.status) == "due")
-    due: datetime | None = (await session.execute(query)).scalar_one_or_none()
-    return due
-
-
 # --- the queue ---------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from services.triage.errors import (
 )
 from services.triage.models import (
     AUDIT_TABLES,
+    NOTICES,
     Assignment,
     AssignmentChange,
     AssignmentChangePublic,
@@ -53,12 +54,12 @@ from shared.contracts import (
 )
 from shared.crypto import MasterKeyring
 from shared.messaging.outbox import add_to_outbox
+from shared.notify import queue_notice
 
 AUTOMATIC_ACTOR = "triage"
 REASON_KIND = "assignment"
 PAGE_REASON = "p1"
 # Set on a session that queued a page: notify.py wakes its job once the session commits.
-PAGE_SCHEDULED = "sanad.triage.page-scheduled"
 
 
 # --- roster ---------------------------------------------------------------------------
@@ -441,14 +442,13 @@ async def page_lead(
     """A ticket became P1: page the on-shift lead (once per ticket) and queue the webhook.
 
     Stages `lead.paged` even when no lead is on shift (lead_id None), so that someone
-    hears of it; the webhook notification is delivered by notify.py after commit.
+    hears of it; the webhook's notice is queued in the same transaction (shared.notify).
     """
     if priority is not Priority.P1 or await repository.get_page(session, ticket_id) is not None:
         return None
     # The ticket's own assignment must count in the leads' load.
     await session.flush()
     lead = choose_lead(await _candidates(session, now))
-    session.info[PAGE_SCHEDULED] = True
     repository.add(
         session,
         LeadPage(
@@ -457,8 +457,20 @@ async def page_lead(
             priority=priority.value,
             reason=PAGE_REASON,
             paged_at=now,
-            next_attempt_at=now,
         ),
+    )
+    await queue_notice(
+        session,
+        NOTICES,
+        {
+            "type": "sanad.triage.lead.paged",
+            "ticket_id": str(ticket_id),
+            "priority": priority.value,
+            "lead_id": lead,
+            "reason": PAGE_REASON,
+            "paged_at": now.isoformat(),
+        },
+        now=now,
     )
     await add_to_outbox(
         session,

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 
 from services.escalation import jobs, records
+from services.escalation.models import NOTICES
 from shared.app import Runtime
 from shared.auth import Scope
 from shared.contracts import (
@@ -272,6 +273,9 @@ async def test_a_silent_platform_is_reminded_once_per_period(
     reminder = (await published(runtime))[-1]
     assert reminder.data.reminder is True  # type: ignore[attr-defined]
     assert reminder.data.response_due_at == due  # type: ignore[attr-defined]
+    async with runtime.sessions() as session:
+        # No notification hook configured here: the event alone, nothing queued for one.
+        assert (await session.execute(select(NOTICES))).all() == []
 
 
 async def test_erasure_drops_the_content_references(

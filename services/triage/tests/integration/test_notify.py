@@ -16,14 +16,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from services.triage import notify, repository
 from services.triage.config import TriageSettings
 from services.triage.lexicon import Lexicon
 from services.triage.main import create_app
+from services.triage.models import NOTICES
 from services.triage.tests.integration.test_lead_paging import URGENT, add, triage_at
 from shared.app import Runtime
 from shared.crypto import RecipientKeyPair
+from shared.notify import deliver_due
 from shared.testing.asgi import runtime_of, serve
 from shared.testing.fixtures import Auth, sqlite_settings
 
@@ -87,8 +89,17 @@ async def http() -> Any:
 
 
 async def page_of(runtime: Runtime, ticket_id: Any) -> Any:
+    """The webhook notice of a ticket's page (one per page)."""
     async with runtime.sessions() as session:
-        return await repository.get_page(session, ticket_id)
+        rows = (await session.execute(select(NOTICES))).all()
+    (row,) = [r for r in rows if json.loads(r.body)["ticket_id"] == str(ticket_id)]
+    return row
+
+
+async def deliver(runtime: Runtime, http: httpx.AsyncClient, *, now: datetime) -> int:
+    settings = runtime.settings
+    assert isinstance(settings, TriageSettings)
+    return await deliver_due(runtime, NOTICES, settings.notify_config(), http, now=now)
 
 
 async def test_a_failed_post_is_retried_after_backoff_then_acknowledged(
@@ -104,14 +115,14 @@ async def test_a_failed_post_is_retried_after_backoff_then_acknowledged(
     ticket_id = await triage_at(runtime, lexicon, content_keys, URGENT, PAGED_AT)
     hook.statuses = [503]
 
-    assert await notify.deliver_due(runtime, http, now=PAGED_AT) == 0
+    assert await deliver(runtime, http, now=PAGED_AT) == 0
     page = await page_of(runtime, ticket_id)
     assert (page.status, page.attempts, page.last_http_status) == ("due", 1, 503)
     assert page.next_attempt_at == PAGED_AT + timedelta(seconds=10)
     # Not due yet: nothing is sent.
-    assert await notify.deliver_due(runtime, http, now=PAGED_AT + timedelta(seconds=9)) == 0
+    assert await deliver(runtime, http, now=PAGED_AT + timedelta(seconds=9)) == 0
     assert len(hook.received) == 1
-    assert await notify.deliver_due(runtime, http, now=PAGED_AT + timedelta(seconds=10)) == 1
+    assert await deliver(runtime, http, now=PAGED_AT + timedelta(seconds=10)) == 1
 
     page = await page_of(runtime, ticket_id)
     assert (page.status, page.attempts, page.next_attempt_at) == ("done", 2, None)
@@ -127,12 +138,12 @@ async def test_a_failed_post_is_retried_after_backoff_then_acknowledged(
         "lead_id": "nour",
         "reason": "p1",
         "paged_at": PAGED_AT.isoformat(),
-        "sent_at": (PAGED_AT + timedelta(seconds=10)).isoformat(),
+        "sent_by": "sanad",
     }
     for words in (b"home address", b"kill"):
         assert words not in body
     # Acknowledged: never sent again.
-    assert await notify.deliver_due(runtime, http, now=PAGED_AT + timedelta(hours=1)) == 0
+    assert await deliver(runtime, http, now=PAGED_AT + timedelta(hours=1)) == 0
     assert len(hook.received) == 2
 
 
@@ -145,14 +156,14 @@ async def test_a_refusal_is_final_and_retries_are_bounded(
 ) -> None:
     refused = await triage_at(runtime, lexicon, content_keys, URGENT, PAGED_AT)
     hook.statuses = [400]
-    await notify.deliver_due(runtime, http, now=PAGED_AT)
+    await deliver(runtime, http, now=PAGED_AT)
     page = await page_of(runtime, refused)
     assert (page.status, page.attempts, page.last_error) == ("failed", 1, "http-400")
 
     failing = await triage_at(runtime, lexicon, content_keys, URGENT, PAGED_AT)
     hook.statuses = [500, 502, 503, 504]
     for seconds in (0, 10, 30, 70, 150):
-        await notify.deliver_due(runtime, http, now=PAGED_AT + timedelta(seconds=seconds))
+        await deliver(runtime, http, now=PAGED_AT + timedelta(seconds=seconds))
     page = await page_of(runtime, failing)
     assert (page.status, page.attempts) == ("failed", 3)
     assert len(hook.received) == 1 + 3
@@ -167,7 +178,7 @@ async def test_a_page_too_old_is_dropped_unsent(
 ) -> None:
     ticket_id = await triage_at(runtime, lexicon, content_keys, URGENT, PAGED_AT)
 
-    await notify.deliver_due(runtime, http, now=PAGED_AT + timedelta(days=1))
+    await deliver(runtime, http, now=PAGED_AT + timedelta(days=1))
 
     assert (await page_of(runtime, ticket_id)).status == "expired"
     assert hook.received == []
