@@ -9,6 +9,7 @@ Create Date: 2026-11-21 09:55:00
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -72,8 +73,7 @@ def _queue_waiting_pages(notices: sa.Table) -> None:
     ).all()
     rows = []
     for ticket_id, lead_id, priority, reason, paged_at, next_attempt_at in waiting:
-        paged = shared.db.UTCDateTime().process_result_value(paged_at, bind.dialect)
-        due = shared.db.UTCDateTime().process_result_value(next_attempt_at, bind.dialect)
+        paged, due = _aware(paged_at), _aware(next_attempt_at)
         body = {
             "type": "sanad.triage.lead.paged",
             "ticket_id": str(uuid.UUID(str(ticket_id))),
@@ -95,6 +95,15 @@ def _queue_waiting_pages(notices: sa.Table) -> None:
         )
     if rows:
         op.bulk_insert(notices, rows)
+
+
+def _aware(value: object) -> datetime | None:
+    """A time read by raw SQL (SQLite gives text), as an aware UTC datetime."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def downgrade() -> None:
