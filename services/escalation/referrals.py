@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation import domain, iodef, repository
+from services.escalation.case_audit import record_ticket
 from services.escalation.errors import (
     AlreadySent,
     ContentUnreadable,
@@ -40,7 +41,6 @@ from services.escalation.keys import (
     ticket_key,
 )
 from services.escalation.models import (
-    AUDIT_TABLES,
     DeliveryPublic,
     Partner,
     Referral,
@@ -57,7 +57,6 @@ from services.escalation.models import (
 from services.escalation.partners import partner_key
 from services.escalation.signing import SignatureRefused, verify
 from shared import audit
-from shared.audit import ObjectType
 from shared.auth import Principal, Scope
 from shared.contracts import (
     TLP,
@@ -159,7 +158,7 @@ async def refer(
     _stamp(session, row, ReferralState.pending, kind="created", actor_id=actor.token_id, at=now)
     if not row.requires_approval:
         schedule(session, row, kind="referral", now=now)
-    await _audit(session, actor, audit.Action.create, row, now)
+    await record_ticket(session, actor, audit.Action.create, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -183,7 +182,7 @@ async def approve(
         pending = [d for d in await repository.deliveries_of(session, row.id) if d.status == "due"]
         if not pending:
             schedule(session, row, kind="referral", now=now)
-        await _audit(session, actor, audit.Action.update, row, now)
+        await record_ticket(session, actor, audit.Action.update, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -204,14 +203,7 @@ async def list_referrals(
         direction=direction.value if direction else None,
     )
     if ticket_id is not None and partner_id is None:
-        await audit.record(
-            session,
-            AUDIT_TABLES,
-            actor=actor,
-            action=audit.Action.read,
-            objects=[(ObjectType.ticket, str(ticket_id))],
-            now=now,
-        )
+        await record_ticket(session, actor, audit.Action.read, ticket_id, now)
     return [public(row) for row in rows]
 
 
@@ -230,7 +222,7 @@ async def read_referral(
         if row.partner_id != partner_id:
             raise ReferralNotFound()
         return public(row)
-    await _audit(session, actor, audit.Action.read, row, now)
+    await record_ticket(session, actor, audit.Action.read, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -256,7 +248,7 @@ async def move(
         schedule(session, row, kind="status", now=now, report=target)
     else:
         await stop_deliveries(session, row, reason="withdrawn", now=now)
-    await _audit(session, actor, audit.Action.update, row, now)
+    await record_ticket(session, actor, audit.Action.update, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -565,19 +557,6 @@ def _stamp(
             actor_id=actor_id,
             at=at,
         ),
-    )
-
-
-async def _audit(
-    session: AsyncSession, actor: Principal, action: audit.Action, row: Referral, now: datetime
-) -> None:
-    await audit.record(
-        session,
-        AUDIT_TABLES,
-        actor=actor,
-        action=action,
-        objects=[(ObjectType.ticket, str(row.ticket_id))],
-        now=now,
     )
 
 

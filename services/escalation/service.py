@@ -11,6 +11,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.escalation import domain, repository
+from services.escalation.case_audit import record_ticket
 from services.escalation.errors import (
     AlreadySubmitted,
     ApprovalMissing,
@@ -32,7 +33,6 @@ from services.escalation.keys import (
     ticket_key,
 )
 from services.escalation.models import (
-    AUDIT_TABLES,
     ContentReferences,
     Escalation,
     EscalationCreate,
@@ -44,7 +44,6 @@ from services.escalation.models import (
 )
 from services.escalation.platforms import PlatformRegistry
 from shared import audit
-from shared.audit import ObjectType
 from shared.auth import Principal
 from shared.contracts import (
     Category,
@@ -127,7 +126,7 @@ async def open_escalation(
             ),
         ),
     )
-    await _audit(session, actor, audit.Action.create, row, now)
+    await record_ticket(session, actor, audit.Action.create, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -136,14 +135,7 @@ async def list_escalations(
 ) -> list[EscalationPublic]:
     """A ticket's escalations without their content references; audited."""
     rows = await repository.escalations_of_ticket(session, ticket_id)
-    await audit.record(
-        session,
-        AUDIT_TABLES,
-        actor=actor,
-        action=audit.Action.read,
-        objects=[(ObjectType.ticket, str(ticket_id))],
-        now=now,
-    )
+    await record_ticket(session, actor, audit.Action.read, ticket_id, now)
     return [_public(row) for row in rows]
 
 
@@ -157,7 +149,7 @@ async def read_escalation(
 ) -> EscalationDetail:
     """One escalation with its content references and history; audited."""
     row = await _get(session, escalation_id)
-    await _audit(session, actor, audit.Action.read, row, now)
+    await record_ticket(session, actor, audit.Action.read, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -189,7 +181,7 @@ async def transition(
     if target in domain.FINAL:
         events.append(_resolved(row, now))
     await add_to_outbox(session, outbox, *events)
-    await _audit(session, actor, audit.Action.update, row, now)
+    await record_ticket(session, actor, audit.Action.update, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -211,7 +203,7 @@ async def approve(
         state = EscalationState(row.state)
         _stamp(session, row, state, kind="approved", actor_id=actor.token_id, at=now)
         await add_to_outbox(session, outbox, _updated(row, state, now))
-        await _audit(session, actor, audit.Action.update, row, now)
+        await record_ticket(session, actor, audit.Action.update, row.ticket_id, now)
     return await _detail(session, row, key)
 
 
@@ -369,20 +361,6 @@ def _resolved(row: Escalation, now: datetime) -> EscalationResolved:
             else None,
             seconds_to_outcome=to_outcome,
         ),
-    )
-
-
-async def _audit(
-    session: AsyncSession, actor: Principal, action: audit.Action, row: Escalation, now: datetime
-) -> None:
-    # The audit log knows tickets: an escalation is a part of its ticket's case.
-    await audit.record(
-        session,
-        AUDIT_TABLES,
-        actor=actor,
-        action=action,
-        objects=[(ObjectType.ticket, str(row.ticket_id))],
-        now=now,
     )
 
 
